@@ -1,0 +1,67 @@
+//! The native engine: stage kinds implemented in Rust, in-process.
+//!
+//! Each kind lives in its own module exposing `spec() -> KindSpec` and
+//! `run(&StageRequest) -> Result<StageOutput, EngineError>`; [`NativeEngine`] is the table
+//! that maps kind names to them. Adding a kind = one module + one line in [`KINDS`].
+//!
+//! Architecture invariant: native kinds see only params, a seed and Arrow tables; they
+//! know nothing of TOML, the cache or the scheduler.
+
+pub mod echo;
+
+use warmstart_engine::{Engine, EngineError, EngineInfo, KindSpec, StageOutput, StageRequest};
+
+/// Bump when any native kind's output could change for the same inputs: it invalidates
+/// every cached native output.
+pub const NATIVE_VERSION: &str = "0.1.0";
+
+type RunFn = fn(&StageRequest) -> Result<StageOutput, EngineError>;
+
+/// Every native kind: (spec, implementation).
+const KINDS: &[(fn() -> KindSpec, RunFn)] = &[(echo::spec, echo::run)];
+
+/// The built-in engine, id `native`.
+pub struct NativeEngine {
+    info: EngineInfo,
+}
+
+impl NativeEngine {
+    pub fn new() -> Self {
+        Self::with_version(NATIVE_VERSION)
+    }
+
+    /// A native engine reporting another version (tests of engine-version invalidation).
+    pub fn with_version(version: &str) -> Self {
+        NativeEngine {
+            info: EngineInfo {
+                id: "native".into(),
+                version: version.into(),
+                kinds: KINDS.iter().map(|(spec, _)| spec()).collect(),
+            },
+        }
+    }
+}
+
+impl Default for NativeEngine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Engine for NativeEngine {
+    fn info(&self) -> &EngineInfo {
+        &self.info
+    }
+
+    fn run(&self, request: &StageRequest) -> Result<StageOutput, EngineError> {
+        let idx = self
+            .info
+            .kinds
+            .iter()
+            .position(|k| k.name == request.kind)
+            .ok_or_else(|| {
+                EngineError::failed(format!("native engine has no kind `{}`", request.kind))
+            })?;
+        (KINDS[idx].1)(request)
+    }
+}

@@ -1,0 +1,1 @@
+//! Experiment files: TOML with spans → validated experiment → expanded stage instances. Knows nothing of engines or the cache.
