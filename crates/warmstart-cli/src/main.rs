@@ -1,1 +1,168 @@
-fn main() {}
+//! The `warmstart` command line.
+//!
+//! Exit codes (a contract scripts rely on):
+//! - `0` success;
+//! - `1` a stage failed (or a requested output does not exist yet);
+//! - `2` invalid experiment file or invalid usage;
+//! - `130` interrupted by Ctrl-C (nothing half-written; the next run resumes).
+//!
+//! Errors about the experiment file are rendered by miette with file:line:col and a
+//! snippet; with no terminal (or `NO_COLOR`) the rendering is plain Unicode without colour,
+//! which is what the snapshot tests pin down.
+
+mod commands;
+mod context;
+mod render;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// warmstart: weak-to-strong generalization experiments as data.
+#[derive(Parser)]
+#[command(name = "warmstart", version, about, long_about = None)]
+struct Cli {
+    /// Cache directory [env: WARMSTART_CACHE] [default: ./cache]
+    #[arg(long, global = true, value_name = "DIR")]
+    cache: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run an experiment: compute every stage that is missing or invalidated.
+    Run {
+        file: PathBuf,
+        /// Thread slots for stages [default: number of cores]
+        #[arg(long, short = 'j')]
+        jobs: Option<usize>,
+        /// Stop launching stages after the first failure.
+        #[arg(long)]
+        fail_fast: bool,
+        /// One JSON object per stage event, then a summary object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show every stage instance, fresh or stale, and why.
+    Plan {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Explain one stage's key, component by component, and why it would (not) re-run.
+    Why {
+        file: PathBuf,
+        stage: String,
+        /// Only instances with these coordinates (`alpha=0.5`, repeatable).
+        #[arg(long = "at", value_name = "AXIS=VALUE")]
+        at: Vec<String>,
+    },
+    /// Print a stage's output table.
+    Show {
+        file: PathBuf,
+        stage: String,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// At most this many rows per table.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Which output table (default: the first).
+        #[arg(long)]
+        table: Option<String>,
+        /// Only instances with these coordinates (`alpha=0.5`, repeatable).
+        #[arg(long = "at", value_name = "AXIS=VALUE")]
+        at: Vec<String>,
+    },
+    /// Write every stage's outputs as Parquet (and figures as files) with stable names.
+    Export {
+        file: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// List cache entries not reachable from the given experiments; delete with --apply.
+    Gc {
+        files: Vec<PathBuf>,
+        #[arg(long)]
+        apply: bool,
+    },
+    /// Print the JSON Schema of experiment files (for taplo / Even Better TOML).
+    Schema,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+/// A failure at the edge: what to print and which exit code to use.
+pub enum Failure {
+    /// Invalid experiment or usage (exit 2); already rendered.
+    Invalid(String),
+    /// A stage failed / an output is missing (exit 1).
+    Stage(String),
+    /// Interrupted (exit 130).
+    Interrupted,
+}
+
+impl Failure {
+    fn code(&self) -> u8 {
+        match self {
+            Failure::Invalid(_) => 2,
+            Failure::Stage(_) => 1,
+            Failure::Interrupted => 130,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let cache = cli
+        .cache
+        .or_else(|| std::env::var_os("WARMSTART_CACHE").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("cache"));
+    let result = match cli.command {
+        Command::Run {
+            file,
+            jobs,
+            fail_fast,
+            json,
+        } => commands::run(&file, &cache, jobs, fail_fast, json),
+        Command::Plan { file, json } => commands::plan(&file, &cache, json),
+        Command::Why { file, stage, at } => commands::why(&file, &cache, &stage, &at),
+        Command::Show {
+            file,
+            stage,
+            format,
+            limit,
+            table,
+            at,
+        } => commands::show(&file, &cache, &stage, format, limit, table.as_deref(), &at),
+        Command::Export { file, out } => commands::export(&file, &cache, &out),
+        Command::Gc { files, apply } => commands::gc(&files, &cache, apply),
+        Command::Schema => commands::schema(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            match &f {
+                Failure::Invalid(msg) | Failure::Stage(msg) => {
+                    if !msg.is_empty() {
+                        eprintln!("{msg}");
+                    }
+                }
+                Failure::Interrupted => eprintln!("warmstart: interrupted"),
+            }
+            ExitCode::from(f.code())
+        }
+    }
+}

@@ -1,1 +1,31 @@
-//! Planner and scheduler: checks an experiment against engine schemas, computes keys, runs the DAG in parallel against the cache.
+//! Planner and scheduler.
+//!
+//! The pipeline from an experiment file to cached outputs:
+//!
+//! 1. `warmstart-spec` parses and expands the file into stage *instances* (one per sweep
+//!    point).
+//! 2. [`plan::build`] binds every instance to an engine through the [`Registry`], checks
+//!    its params against the kind's declared schema (unknown param, wrong type, out of
+//!    range — errors point into the file), fills defaults and derives seeds. The result is
+//!    a [`Plan`]: a petgraph DAG of [`Node`]s.
+//! 3. [`status::assess`] answers "what would run and why" without running anything: it
+//!    walks the DAG in topological order, computes each node's key from its params and
+//!    its inputs' *output digests* (known only where the inputs are cached), and diffs a
+//!    stale node's key inputs against the last entry recorded for the same instance.
+//! 4. [`run::execute`] runs the DAG: up to `jobs` stages at once, each under its per-key
+//!    lock, skipping cached ones, writing outputs atomically, continuing independent
+//!    branches after a failure unless `fail_fast`.
+//!
+//! Architecture invariant: this crate never parses TOML (that is `warmstart-spec`) and never
+//! touches the cache layout (that is `warmstart-cache`); it talks to engines only through
+//! the `Engine` trait, so built-in, plugin and process engines are indistinguishable here.
+
+pub mod plan;
+pub mod registry;
+pub mod run;
+pub mod status;
+
+pub use plan::{Node, Plan, build};
+pub use registry::Registry;
+pub use run::{Event, RunOptions, RunSummary, Status, execute};
+pub use status::{Assessment, Freshness, assess};

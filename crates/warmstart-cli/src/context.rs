@@ -1,0 +1,65 @@
+//! Loading an experiment into a plan and opening the cache: the shared first steps of
+//! every command, with errors turned into [`Failure`]s.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use warmstart_cache::store::Store;
+use warmstart_native::NativeEngine;
+use warmstart_plan::{Plan, Registry};
+
+use crate::Failure;
+use crate::render::render_diagnostic;
+
+/// The engines every experiment can use.
+pub fn registry() -> Registry {
+    let mut r = Registry::new();
+    r.add(Arc::new(NativeEngine::new()));
+    r
+}
+
+/// Parse, expand and bind an experiment file.
+pub fn load_plan(file: &Path) -> Result<Plan, Failure> {
+    let experiment =
+        warmstart_spec::load(file).map_err(|e| Failure::Invalid(render_diagnostic(&e)))?;
+    let registry = registry();
+    warmstart_plan::build(experiment, &registry).map_err(|e| Failure::Invalid(render_diagnostic(&e)))
+}
+
+pub fn open_store(cache: &Path) -> Result<Store, Failure> {
+    Store::open(cache).map_err(|e| {
+        Failure::Invalid(format!(
+            "error: cannot open the cache at {}: {e}\n  help: pass another directory with --cache DIR or WARMSTART_CACHE",
+            cache.display()
+        ))
+    })
+}
+
+/// Parse `axis=value` filters.
+pub fn parse_at(at: &[String]) -> Result<Vec<(String, String)>, Failure> {
+    at.iter()
+        .map(|s| {
+            s.split_once('=')
+                .map(|(a, v)| (a.trim().to_string(), v.trim().to_string()))
+                .ok_or_else(|| {
+                    Failure::Invalid(format!(
+                        "error: --at expects AXIS=VALUE (e.g. --at alpha=0.5), got `{s}`"
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// Does a node's coordinates match every `axis=value` filter? Values compare numerically
+/// when both sides are numbers, else as text.
+pub fn coords_match(coords: &[(String, warmstart_engine::Value)], at: &[(String, String)]) -> bool {
+    at.iter().all(|(axis, want)| {
+        coords.iter().any(|(a, v)| {
+            a == axis
+                && match (v.as_f64(), want.parse::<f64>().ok()) {
+                    (Some(x), Some(y)) => x == y,
+                    _ => v.as_str().map_or_else(|| v.to_string(), str::to_string) == *want,
+                }
+        })
+    })
+}

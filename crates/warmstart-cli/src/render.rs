@@ -1,0 +1,97 @@
+//! Rendering for humans: miette diagnostics and Arrow tables.
+
+use std::io::IsTerminal;
+
+use arrow_array::RecordBatch;
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
+
+/// Render a diagnostic the way the snapshot tests expect when there is no terminal.
+pub fn render_diagnostic(diag: &dyn Diagnostic) -> String {
+    let plain = !std::io::stderr().is_terminal() || std::env::var_os("NO_COLOR").is_some();
+    let theme = if plain {
+        GraphicalTheme::unicode_nocolor()
+    } else {
+        GraphicalTheme::unicode()
+    };
+    let mut out = String::new();
+    let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
+    if handler.render_report(&mut out, diag).is_err() {
+        out = diag.to_string();
+    }
+    out.trim_end().to_string()
+}
+
+/// Pretty-print batches as an ASCII table.
+pub fn pretty(batches: &[RecordBatch]) -> String {
+    arrow_cast::pretty::pretty_format_batches(batches)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|e| format!("(cannot format table: {e})"))
+}
+
+/// CSV rendering (RFC 4180 quoting) of one batch.
+pub fn csv(batch: &RecordBatch, header: bool) -> String {
+    use arrow_cast::display::{ArrayFormatter, FormatOptions};
+    let opts = FormatOptions::default();
+    let mut out = String::new();
+    let quote = |s: &str| {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    if header {
+        let names: Vec<String> = batch.schema().fields().iter().map(|f| quote(f.name())).collect();
+        out.push_str(&names.join(","));
+        out.push('\n');
+    }
+    let fmts: Vec<_> = batch
+        .columns()
+        .iter()
+        .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts))
+        .collect();
+    for row in 0..batch.num_rows() {
+        let cells: Vec<String> = fmts
+            .iter()
+            .map(|f| match f {
+                Ok(f) => quote(&f.value(row).to_string()),
+                Err(_) => String::new(),
+            })
+            .collect();
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// JSON rows (one object per row, numbers as numbers) of one batch.
+pub fn json_rows(batch: &RecordBatch) -> Vec<serde_json::Value> {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float32Type, Float64Type, Int32Type, Int64Type, UInt64Type};
+    use arrow_cast::display::{ArrayFormatter, FormatOptions};
+    use arrow_schema::DataType;
+    let opts = FormatOptions::default();
+    let schema = batch.schema();
+    let mut rows = vec![serde_json::Map::new(); batch.num_rows()];
+    for (field, col) in schema.fields().iter().zip(batch.columns()) {
+        let fmt = ArrayFormatter::try_new(col.as_ref(), &opts).ok();
+        for (r, row) in rows.iter_mut().enumerate() {
+            let v = if col.is_null(r) {
+                serde_json::Value::Null
+            } else {
+                match col.data_type() {
+                    DataType::Float64 => serde_json::json!(col.as_primitive::<Float64Type>().value(r)),
+                    DataType::Float32 => serde_json::json!(col.as_primitive::<Float32Type>().value(r)),
+                    DataType::Int64 => serde_json::json!(col.as_primitive::<Int64Type>().value(r)),
+                    DataType::Int32 => serde_json::json!(col.as_primitive::<Int32Type>().value(r)),
+                    DataType::UInt64 => serde_json::json!(col.as_primitive::<UInt64Type>().value(r)),
+                    DataType::Boolean => serde_json::json!(col.as_boolean().value(r)),
+                    _ => serde_json::json!(fmt.as_ref().map(|f| f.value(r).to_string()).unwrap_or_default()),
+                }
+            };
+            row.insert(field.name().clone(), v);
+        }
+    }
+    rows.into_iter().map(serde_json::Value::Object).collect()
+}

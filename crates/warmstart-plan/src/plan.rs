@@ -1,0 +1,363 @@
+//! Binding an expanded experiment to engines: the [`Plan`].
+//!
+//! Everything a user can get wrong about a stage *given the engines* is checked here, with
+//! errors that point into the experiment file: an unknown kind or engine, a kind the chosen
+//! engine does not offer, an unknown param (with a "did you mean"), a missing required
+//! param, a value of the wrong type or out of the declared range, too few or too many
+//! inputs. File-level errors (syntax, sweeps, cycles, expressions) were caught earlier by
+//! `warmstart-spec`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use petgraph::graph::{DiGraph, NodeIndex};
+use warmstart_cache::key::derive_seed;
+use warmstart_engine::{Determinism, Engine, KindSpec, Params, Value};
+use warmstart_spec::{Experiment, SpecError, SpecErrors, did_you_mean, expand};
+
+use crate::registry::Registry;
+
+/// Keys that are not params in a `[stages.NAME]` table (for "did you mean" suggestions).
+const RESERVED_STAGE_KEYS: &[&str] = &[
+    "kind",
+    "engine",
+    "inputs",
+    "seed",
+    "threads",
+    "gpu",
+    "gather",
+    "sweep",
+    "description",
+];
+
+/// One stage instance, bound to its engine and ready to run.
+pub struct Node {
+    /// Index into `Experiment::stages`.
+    pub stage_index: usize,
+    pub stage: String,
+    pub coords: Vec<(String, Value)>,
+    pub engine: Arc<dyn Engine>,
+    pub kind: KindSpec,
+    /// Checked params with defaults filled in (what the engine receives).
+    pub params: Params,
+    /// The subset of `params` that enters the cache key.
+    pub key_params: Params,
+    /// Extra key components from the engine (plugin digest, model digest, …).
+    pub engine_extra: Vec<(String, String)>,
+    pub seed: u64,
+    pub threads: usize,
+    /// Upstream nodes, in the order the engine receives them.
+    pub inputs: Vec<usize>,
+}
+
+impl Node {
+    /// `stage` or `stage[alpha=0.5,rho=0.6]`: how a node is named to users.
+    pub fn label(&self) -> String {
+        label(&self.stage, &self.coords)
+    }
+
+    pub fn determinism(&self) -> Determinism {
+        self.kind.determinism
+    }
+}
+
+/// `stage` or `stage[a=1,b=2]`.
+pub fn label(stage: &str, coords: &[(String, Value)]) -> String {
+    if coords.is_empty() {
+        stage.to_string()
+    } else {
+        let c: Vec<String> = coords.iter().map(|(a, v)| format!("{a}={v}")).collect();
+        format!("{stage}[{}]", c.join(","))
+    }
+}
+
+/// A checked, engine-bound experiment.
+pub struct Plan {
+    pub experiment: Experiment,
+    /// In topological order: every node's inputs come before it.
+    pub nodes: Vec<Node>,
+    pub graph: DiGraph<usize, ()>,
+}
+
+impl Plan {
+    /// Nodes of the named stage.
+    pub fn nodes_of(&self, stage: &str) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].stage == stage)
+            .collect()
+    }
+
+    /// Downstream users of each node.
+    pub fn users(&self) -> Vec<Vec<usize>> {
+        let mut users = vec![Vec::new(); self.nodes.len()];
+        for (i, n) in self.nodes.iter().enumerate() {
+            for &j in &n.inputs {
+                users[j].push(i);
+            }
+        }
+        users
+    }
+}
+
+/// Bind an experiment to engines and check every stage instance against its kind's schema.
+pub fn build(experiment: Experiment, registry: &Registry) -> Result<Plan, SpecErrors> {
+    let expanded = expand(&experiment)?;
+    let src = experiment.source.clone();
+    let mut errors: Vec<SpecError> = Vec::new();
+
+    // Per stage: resolve engine + kind once (errors once per stage, not per instance).
+    let mut bound: Vec<Option<(Arc<dyn Engine>, KindSpec)>> = Vec::new();
+    for st in &experiment.stages {
+        let kind = &st.kind.value;
+        let engine = match &st.engine {
+            Some(e) => match registry.get(&e.value) {
+                Some(engine) => Some(engine.clone()),
+                None => {
+                    let ids = registry.engine_ids();
+                    let hint = did_you_mean(&e.value, ids.iter().copied());
+                    errors.push(SpecError::new(
+                        &src,
+                        e.span.clone(),
+                        "warmstart::plan::unknown_engine",
+                        format!("stage `{}`: unknown engine `{}`", st.name, e.value),
+                        "no engine with this id",
+                        Some(match hint {
+                            Some(h) => h,
+                            None => format!("available engines: {}", ids.join(", ")),
+                        }),
+                    ));
+                    None
+                }
+            },
+            None => match registry.default_for(kind) {
+                Some(engine) => Some(engine.clone()),
+                None => {
+                    let kinds: Vec<String> = registry.kinds().into_iter().map(|k| k.name).collect();
+                    let hint = did_you_mean(kind, kinds.iter().map(String::as_str));
+                    errors.push(SpecError::new(
+                        &src,
+                        st.kind.span.clone(),
+                        "warmstart::plan::unknown_kind",
+                        format!("stage `{}`: unknown stage kind `{kind}`", st.name),
+                        "no engine implements this kind",
+                        Some(match hint {
+                            Some(h) => h,
+                            None => format!("known kinds: {}", kinds.join(", ")),
+                        }),
+                    ));
+                    None
+                }
+            },
+        };
+        let b = engine.and_then(|engine| match engine.info().kind(kind) {
+            Some(k) => Some((engine.clone(), k.clone())),
+            None => {
+                let info = engine.info();
+                let names: Vec<&str> = info.kinds.iter().map(|k| k.name.as_str()).collect();
+                let hint = did_you_mean(kind, names.iter().copied());
+                errors.push(SpecError::new(
+                    &src,
+                    st.kind.span.clone(),
+                    "warmstart::plan::kind_not_in_engine",
+                    format!(
+                        "stage `{}`: engine `{}` has no kind `{kind}`",
+                        st.name, info.id
+                    ),
+                    "not offered by this engine",
+                    Some(match hint {
+                        Some(h) => h,
+                        None => format!("engine `{}` offers: {}", info.id, names.join(", ")),
+                    }),
+                ));
+                None
+            }
+        });
+        bound.push(b);
+    }
+
+    let mut nodes: Vec<Node> = Vec::with_capacity(expanded.instances.len());
+    // Errors about one param of one stage are reported once, not once per sweep point.
+    let mut reported: std::collections::HashSet<(usize, String)> = Default::default();
+    for inst in &expanded.instances {
+        let st = &experiment.stages[inst.stage];
+        let Some((engine, kind)) = &bound[inst.stage] else {
+            continue;
+        };
+        let mut params: Params = BTreeMap::new();
+        let mut key_params: Params = BTreeMap::new();
+        let mut ok = true;
+        for (name, value) in &inst.params {
+            let Some(pspec) = kind.params.iter().find(|p| &p.name == name) else {
+                if reported.insert((inst.stage, name.clone())) {
+                    let candidates = kind
+                        .params
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .chain(RESERVED_STAGE_KEYS.iter().copied());
+                    let span = inst.param_keys.get(name).cloned().unwrap_or(value.span.clone());
+                    let accepted: Vec<&str> = kind.params.iter().map(|p| p.name.as_str()).collect();
+                    errors.push(SpecError::new(
+                        &src,
+                        span,
+                        "warmstart::plan::unknown_param",
+                        format!("stage `{}`: kind `{}` has no param `{name}`", st.name, kind.name),
+                        "unknown param",
+                        Some(match did_you_mean(name, candidates) {
+                            Some(h) => h,
+                            None => format!(
+                                "params of `{}`: {}",
+                                kind.name,
+                                if accepted.is_empty() { "(none)".to_string() } else { accepted.join(", ") }
+                            ),
+                        }),
+                    ));
+                }
+                ok = false;
+                continue;
+            };
+            match pspec.check(&value.value) {
+                Ok(v) => {
+                    if pspec.in_key {
+                        key_params.insert(name.clone(), v.clone());
+                    }
+                    params.insert(name.clone(), v);
+                }
+                Err(msg) => {
+                    if reported.insert((inst.stage, name.clone())) {
+                        let at = if inst.coords.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (at {})", label("", &inst.coords).trim_start_matches('['))
+                        };
+                        let mut help = format!("`{name}`: {}", pspec.doc);
+                        if let (Some(lo), Some(hi)) = (pspec.min, pspec.max) {
+                            help.push_str(&format!(" Accepted range: {lo} ..= {hi}."));
+                        } else if let Some(lo) = pspec.min {
+                            help.push_str(&format!(" Must be ≥ {lo}."));
+                        } else if let Some(hi) = pspec.max {
+                            help.push_str(&format!(" Must be ≤ {hi}."));
+                        }
+                        errors.push(SpecError::new(
+                            &src,
+                            value.span.clone(),
+                            "warmstart::plan::invalid_param",
+                            format!("stage `{}`: param `{name}`{at}: {msg}", st.name),
+                            msg.clone(),
+                            Some(help),
+                        ));
+                    }
+                    ok = false;
+                }
+            }
+        }
+        for pspec in &kind.params {
+            if params.contains_key(&pspec.name) || !ok {
+                continue;
+            }
+            match &pspec.default {
+                Some(d) => {
+                    if pspec.in_key {
+                        key_params.insert(pspec.name.clone(), d.clone());
+                    }
+                    params.insert(pspec.name.clone(), d.clone());
+                }
+                None => {
+                    if reported.insert((inst.stage, pspec.name.clone())) {
+                        errors.push(SpecError::new(
+                            &src,
+                            st.span.clone(),
+                            "warmstart::plan::missing_param",
+                            format!(
+                                "stage `{}`: kind `{}` needs param `{}`",
+                                st.name, kind.name, pspec.name
+                            ),
+                            "missing required param",
+                            Some(format!(
+                                "add `{} = …` to [stages.{}]: {} ({})",
+                                pspec.name,
+                                st.name,
+                                pspec.doc,
+                                pspec.ty.name()
+                            )),
+                        ));
+                    }
+                    ok = false;
+                }
+            }
+        }
+        let n_inputs = inst.inputs.len();
+        let too_few = n_inputs < kind.min_inputs;
+        let too_many = kind.max_inputs.is_some_and(|m| n_inputs > m);
+        if (too_few || too_many) && reported.insert((inst.stage, "\0inputs".into())) {
+            let want = match kind.max_inputs {
+                Some(m) if m == kind.min_inputs => format!("exactly {m}"),
+                Some(m) => format!("{} to {m}", kind.min_inputs),
+                None => format!("at least {}", kind.min_inputs),
+            };
+            errors.push(SpecError::new(
+                &src,
+                st.span.clone(),
+                "warmstart::plan::input_count",
+                format!(
+                    "stage `{}`: kind `{}` takes {want} input(s), this stage has {n_inputs}",
+                    st.name, kind.name
+                ),
+                "wrong number of inputs",
+                Some("fix `inputs = [...]` (a gathered axis counts one input per value)".into()),
+            ));
+            ok = false;
+        }
+        if !ok {
+            continue;
+        }
+        let engine_extra = match engine.key_extra(&params) {
+            Ok(x) => x,
+            Err(e) => {
+                if reported.insert((inst.stage, "\0extra".into())) {
+                    errors.push(SpecError::new(
+                        &src,
+                        st.span.clone(),
+                        "warmstart::plan::engine_rejected",
+                        format!("stage `{}`: engine `{}`: {e}", st.name, engine.info().id),
+                        "rejected by the engine",
+                        None,
+                    ));
+                }
+                continue;
+            }
+        };
+        let seed = st
+            .seed
+            .unwrap_or_else(|| derive_seed(experiment.seed, &st.name, &inst.coords));
+        nodes.push(Node {
+            stage_index: inst.stage,
+            stage: st.name.clone(),
+            coords: inst.coords.clone(),
+            engine: engine.clone(),
+            kind: kind.clone(),
+            params,
+            key_params,
+            engine_extra,
+            seed,
+            threads: st.threads.unwrap_or(1).max(1),
+            inputs: inst.inputs.clone(),
+        });
+    }
+    if !errors.is_empty() {
+        return Err(SpecErrors(errors));
+    }
+    // Instances are in topological order and every instance made a node (no errors), so
+    // instance indices are node indices.
+    let mut graph = DiGraph::with_capacity(nodes.len(), nodes.len());
+    let idx: Vec<NodeIndex> = (0..nodes.len()).map(|i| graph.add_node(i)).collect();
+    for (i, n) in nodes.iter().enumerate() {
+        for &j in &n.inputs {
+            graph.add_edge(idx[j], idx[i], ());
+        }
+    }
+    Ok(Plan {
+        experiment,
+        nodes,
+        graph,
+    })
+}

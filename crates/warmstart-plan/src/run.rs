@@ -1,0 +1,595 @@
+//! The scheduler: runs a [`Plan`] against a [`Store`].
+//!
+//! The main thread owns all scheduling state; stages run on scoped worker threads, at most
+//! `jobs` thread-slots at once (a stage with a `threads` hint takes that many slots), and
+//! report back over a channel. A node becomes ready when all its inputs are done; its key
+//! is computed then, from its inputs' *output digests* — so an upstream that re-ran to
+//! byte-identical output leaves downstream keys, and so downstream entries, unchanged.
+//!
+//! Per node:
+//! - cached (a healthy entry exists under its key) → reported `cached`, nothing runs. This
+//!   check is done inline on the main thread: it is a manifest read, and no-op re-runs of
+//!   large DAGs must stay fast;
+//! - otherwise a worker takes the key's lock (so concurrent `warmstart run`s compute each
+//!   stage once: the second finds the entry when it gets the lock), reads its inputs,
+//!   runs the engine inside the shared rayon pool and writes the entry atomically; the
+//!   entry exists only if the stage succeeded.
+//!
+//! A cached input whose files turn out corrupt when read is removed and recomputed before
+//! its user runs again. A failed node marks everything downstream `skipped`; independent
+//! branches go on unless `fail_fast`. Cancellation (Ctrl-C) stops dispatching; running
+//! stages finish and are recorded; nothing is ever half-written.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use warmstart_cache::key::{Digest, KeyInputs};
+use warmstart_cache::store::{CacheError, EntryMeta, Lookup, Store, write_parquet};
+use warmstart_cache::CacheKey;
+use warmstart_engine::{Determinism, NamedTable, StageInput, StageRequest, Value};
+
+use crate::plan::{Plan, label};
+use crate::status::{key_inputs, node_ref};
+
+/// How a node ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ran,
+    Cached,
+    Failed,
+    Skipped,
+}
+
+/// A node finished (in any way).
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub node: usize,
+    pub stage: String,
+    pub coords: Vec<(String, Value)>,
+    pub key: Option<CacheKey>,
+    pub status: Status,
+    pub duration_ms: u64,
+    pub error: Option<String>,
+}
+
+impl Event {
+    pub fn label(&self) -> String {
+        label(&self.stage, &self.coords)
+    }
+}
+
+/// What the scheduler reports while it runs.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    Started { node: usize },
+    Done(Event),
+}
+
+pub struct RunOptions {
+    /// Thread slots (default: available cores).
+    pub jobs: usize,
+    pub fail_fast: bool,
+    /// Set from a signal handler to stop dispatching.
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            fail_fast: false,
+            cancel: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunSummary {
+    pub ran: usize,
+    pub cached: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub duration_ms: u64,
+    pub interrupted: bool,
+    /// One per node, in completion order.
+    pub events: Vec<Event>,
+}
+
+impl RunSummary {
+    pub fn success(&self) -> bool {
+        self.failed == 0 && self.skipped == 0 && !self.interrupted
+    }
+}
+
+#[derive(Clone)]
+enum State {
+    Waiting,
+    Running,
+    Done {
+        status: Status,
+        digest: Option<Digest>,
+        key: Option<CacheKey>,
+        /// Computed in this run (outputs held in memory) vs. read from the cache.
+        fresh_output: bool,
+    },
+}
+
+enum WorkerResult {
+    Finished {
+        node: usize,
+        key: CacheKey,
+        outcome: Result<(Status, Digest, Option<Arc<Vec<NamedTable>>>), String>,
+        duration_ms: u64,
+    },
+    /// A cached input's files were corrupt: recompute it, then retry this node.
+    InputCorrupt { node: usize, input: usize, reason: String },
+}
+
+/// Run every node of the plan. `on_progress` is called on the calling thread.
+pub fn execute(
+    plan: &Plan,
+    store: &Store,
+    opts: &RunOptions,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> RunSummary {
+    let started = Instant::now();
+    let n = plan.nodes.len();
+    let users = plan.users();
+    let jobs = opts.jobs.max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .thread_name(|i| format!("warmstart-rayon-{i}"))
+        .build()
+        .ok();
+    let mut state: Vec<State> = vec![State::Waiting; n];
+    let mut remaining: Vec<usize> = plan.nodes.iter().map(|nd| nd.inputs.len()).collect();
+    let mut ready: std::collections::VecDeque<usize> =
+        (0..n).filter(|&i| remaining[i] == 0).collect();
+    let mut outputs: HashMap<usize, Arc<Vec<NamedTable>>> = HashMap::new();
+    let mut pending_users: Vec<usize> = users.iter().map(Vec::len).collect();
+    let mut summary = RunSummary::default();
+    let mut used_slots = 0usize;
+    let mut running = 0usize;
+    let mut stop = false;
+    let mut done_count = 0usize;
+
+    let (tx, rx) = mpsc::channel::<WorkerResult>();
+    std::thread::scope(|scope| {
+        loop {
+            if opts.cancel.load(Ordering::SeqCst) && !summary.interrupted {
+                summary.interrupted = true;
+                stop = true;
+            }
+            // Dispatch what is ready.
+            while !stop {
+                let Some(&i) = ready.front() else { break };
+                let node = &plan.nodes[i];
+                let slots = node.threads.min(jobs);
+                if running > 0 && used_slots + slots > jobs {
+                    break;
+                }
+                ready.pop_front();
+                let digests: Vec<Digest> = node
+                    .inputs
+                    .iter()
+                    .map(|&j| match &state[j] {
+                        State::Done { digest: Some(d), .. } => *d,
+                        _ => Digest([0; 32]),
+                    })
+                    .collect();
+                let ki = key_inputs(plan, node, &digests);
+                let key = ki.key();
+                let volatile = node.determinism() == Determinism::Volatile;
+                if !volatile && let Lookup::Hit(m) = store.lookup(&key) {
+                    let _ = store.set_ref(&node_ref(plan, node), &key);
+                    state[i] = State::Done {
+                        status: Status::Cached,
+                        digest: Some(m.output_digest),
+                        key: Some(key),
+                        fresh_output: false,
+                    };
+                    let ev = event(plan, i, Some(key), Status::Cached, 0, None);
+                    finish(
+                        i, &ev, plan, &users, &mut remaining, &mut ready, &mut summary,
+                        on_progress, &mut done_count,
+                    );
+                    release_inputs(i, plan, &mut pending_users, &mut outputs);
+                    continue;
+                }
+                // Inputs: in-memory outputs of this run, or cached entries.
+                let inputs: Vec<(usize, InputSource)> = node
+                    .inputs
+                    .iter()
+                    .map(|&j| {
+                        let src = match (&state[j], outputs.get(&j)) {
+                            (_, Some(t)) => InputSource::Memory(t.clone()),
+                            (State::Done { key: Some(k), .. }, None) => InputSource::Cache(*k),
+                            _ => InputSource::Missing,
+                        };
+                        (j, src)
+                    })
+                    .collect();
+                state[i] = State::Running;
+                running += 1;
+                used_slots += slots;
+                on_progress(&Progress::Started { node: i });
+                let tx = tx.clone();
+                let pool = pool.as_ref();
+                scope.spawn(move || {
+                    let r = run_node(plan, store, i, key, ki, inputs, volatile, pool);
+                    let _ = tx.send(r);
+                });
+            }
+            if running == 0 {
+                break;
+            }
+            let msg = match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(m) => m,
+                Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            };
+            match msg {
+                WorkerResult::Finished {
+                    node: i,
+                    key,
+                    outcome,
+                    duration_ms,
+                } => {
+                    running -= 1;
+                    used_slots -= plan.nodes[i].threads.min(jobs);
+                    let ev = match outcome {
+                        Ok((status, digest, tables)) => {
+                            if let Some(t) = tables
+                                && pending_users[i] > 0
+                            {
+                                outputs.insert(i, t);
+                            }
+                            state[i] = State::Done {
+                                status,
+                                digest: Some(digest),
+                                key: Some(key),
+                                fresh_output: status == Status::Ran,
+                            };
+                            event(plan, i, Some(key), status, duration_ms, None)
+                        }
+                        Err(e) => {
+                            state[i] = State::Done {
+                                status: Status::Failed,
+                                digest: None,
+                                key: Some(key),
+                                fresh_output: false,
+                            };
+                            if opts.fail_fast {
+                                stop = true;
+                            }
+                            event(plan, i, Some(key), Status::Failed, duration_ms, Some(e))
+                        }
+                    };
+                    let failed = ev.status == Status::Failed;
+                    finish(
+                        i, &ev, plan, &users, &mut remaining, &mut ready, &mut summary,
+                        on_progress, &mut done_count,
+                    );
+                    release_inputs(i, plan, &mut pending_users, &mut outputs);
+                    if failed {
+                        skip_downstream(i, plan, &users, &mut state, &mut summary, on_progress);
+                    }
+                }
+                WorkerResult::InputCorrupt {
+                    node: i,
+                    input: j,
+                    reason,
+                } => {
+                    running -= 1;
+                    used_slots -= plan.nodes[i].threads.min(jobs);
+                    // Retry `i` once `j` is recomputed.
+                    state[i] = State::Waiting;
+                    remaining[i] += 1;
+                    if let State::Done {
+                        key: Some(k),
+                        fresh_output: false,
+                        ..
+                    } = state[j].clone()
+                    {
+                        let _ = store.remove(&k);
+                        eprintln!(
+                            "warning: cache entry of `{}` is corrupt ({reason}); removed, recomputing",
+                            label(&plan.nodes[j].stage, &plan.nodes[j].coords)
+                        );
+                        // Un-finish j: every user of j that was already released waits again.
+                        for &u in &users[j] {
+                            if u != i && matches!(state[u], State::Waiting) && remaining[u] == 0 {
+                                remaining[u] += 1;
+                                ready.retain(|&r| r != u);
+                            }
+                        }
+                        summary.cached = summary.cached.saturating_sub(1);
+                        summary.events.retain(|e| e.node != j);
+                        done_count -= 1;
+                        state[j] = State::Waiting;
+                        ready.push_front(j);
+                    }
+                }
+            }
+        }
+    });
+    // Whatever never started was skipped (interrupted or fail-fast).
+    for i in 0..n {
+        if matches!(state[i], State::Waiting) {
+            let why = if summary.interrupted {
+                "interrupted"
+            } else {
+                "not started (--fail-fast)"
+            };
+            let ev = event(plan, i, None, Status::Skipped, 0, Some(why.into()));
+            summary.skipped += 1;
+            on_progress(&Progress::Done(ev.clone()));
+            summary.events.push(ev);
+        }
+    }
+    summary.duration_ms = started.elapsed().as_millis() as u64;
+    summary
+}
+
+enum InputSource {
+    Memory(Arc<Vec<NamedTable>>),
+    Cache(CacheKey),
+    Missing,
+}
+
+fn event(
+    plan: &Plan,
+    i: usize,
+    key: Option<CacheKey>,
+    status: Status,
+    duration_ms: u64,
+    error: Option<String>,
+) -> Event {
+    Event {
+        node: i,
+        stage: plan.nodes[i].stage.clone(),
+        coords: plan.nodes[i].coords.clone(),
+        key,
+        status,
+        duration_ms,
+        error,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    i: usize,
+    ev: &Event,
+    plan: &Plan,
+    users: &[Vec<usize>],
+    remaining: &mut [usize],
+    ready: &mut std::collections::VecDeque<usize>,
+    summary: &mut RunSummary,
+    on_progress: &mut dyn FnMut(&Progress),
+    done_count: &mut usize,
+) {
+    let _ = plan;
+    match ev.status {
+        Status::Ran => summary.ran += 1,
+        Status::Cached => summary.cached += 1,
+        Status::Failed => summary.failed += 1,
+        Status::Skipped => summary.skipped += 1,
+    }
+    *done_count += 1;
+    on_progress(&Progress::Done(ev.clone()));
+    summary.events.push(ev.clone());
+    if matches!(ev.status, Status::Ran | Status::Cached) {
+        for &u in &users[i] {
+            remaining[u] -= 1;
+            if remaining[u] == 0 {
+                ready.push_back(u);
+            }
+        }
+    }
+}
+
+/// Drop in-memory outputs nobody needs any more.
+fn release_inputs(
+    i: usize,
+    plan: &Plan,
+    pending_users: &mut [usize],
+    outputs: &mut HashMap<usize, Arc<Vec<NamedTable>>>,
+) {
+    for &j in &plan.nodes[i].inputs {
+        pending_users[j] = pending_users[j].saturating_sub(1);
+        if pending_users[j] == 0 {
+            outputs.remove(&j);
+        }
+    }
+}
+
+fn skip_downstream(
+    failed: usize,
+    plan: &Plan,
+    users: &[Vec<usize>],
+    state: &mut [State],
+    summary: &mut RunSummary,
+    on_progress: &mut dyn FnMut(&Progress),
+) {
+    let mut stack = vec![failed];
+    let failed_label = label(&plan.nodes[failed].stage, &plan.nodes[failed].coords);
+    while let Some(i) = stack.pop() {
+        for &u in &users[i] {
+            if matches!(state[u], State::Waiting) {
+                state[u] = State::Done {
+                    status: Status::Skipped,
+                    digest: None,
+                    key: None,
+                    fresh_output: false,
+                };
+                let ev = event(
+                    plan,
+                    u,
+                    None,
+                    Status::Skipped,
+                    0,
+                    Some(format!("upstream `{failed_label}` failed")),
+                );
+                summary.skipped += 1;
+                on_progress(&Progress::Done(ev.clone()));
+                summary.events.push(ev);
+                stack.push(u);
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_node(
+    plan: &Plan,
+    store: &Store,
+    i: usize,
+    key: CacheKey,
+    ki: KeyInputs,
+    inputs: Vec<(usize, InputSource)>,
+    volatile: bool,
+    pool: Option<&rayon::ThreadPool>,
+) -> WorkerResult {
+    let node = &plan.nodes[i];
+    let t0 = Instant::now();
+    let elapsed = |t0: Instant| t0.elapsed().as_millis() as u64;
+    let fail = |e: String, t0: Instant| WorkerResult::Finished {
+        node: i,
+        key,
+        outcome: Err(e),
+        duration_ms: elapsed(t0),
+    };
+    // The lock makes concurrent runs compute each stage once; volatile stages run anyway.
+    let _lock = if volatile {
+        None
+    } else {
+        match store.lock(&key) {
+            Ok(l) => Some(l),
+            Err(e) => return fail(format!("cannot lock the cache entry: {e}"), t0),
+        }
+    };
+    if !volatile && let Lookup::Hit(m) = store.lookup(&key) {
+        let _ = store.set_ref(&node_ref(plan, node), &key);
+        return WorkerResult::Finished {
+            node: i,
+            key,
+            outcome: Ok((Status::Cached, m.output_digest, None)),
+            duration_ms: elapsed(t0),
+        };
+    }
+    let mut stage_inputs = Vec::with_capacity(inputs.len());
+    for (j, src) in inputs {
+        let tables: Vec<NamedTable> = match src {
+            InputSource::Memory(t) => t.as_ref().clone(),
+            InputSource::Cache(k) => match store.read(&k) {
+                Ok(t) => t,
+                Err(CacheError::Corrupt { reason, .. }) => {
+                    return WorkerResult::InputCorrupt {
+                        node: i,
+                        input: j,
+                        reason,
+                    };
+                }
+                Err(e) => return fail(format!("cannot read input: {e}"), t0),
+            },
+            InputSource::Missing => {
+                return fail("internal: input has no output (please report)".into(), t0);
+            }
+        };
+        let up = &plan.nodes[j];
+        stage_inputs.push(StageInput {
+            stage: up.stage.clone(),
+            coords: up.coords.clone(),
+            tables,
+        });
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix("warmstart-scratch-")
+        .tempdir()
+        .ok();
+    let request = StageRequest {
+        stage: node.stage.clone(),
+        coords: node.coords.clone(),
+        kind: node.kind.name.clone(),
+        params: node.params.clone(),
+        seed: node.seed,
+        inputs: stage_inputs,
+        threads: node.threads,
+        scratch_dir: scratch.as_ref().map(|s| s.path().to_path_buf()),
+        base_dir: plan
+            .experiment
+            .source
+            .path
+            .parent()
+            .map(|p| p.to_path_buf()),
+    };
+    let run = || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| node.engine.run(&request)))
+    };
+    let result = match pool {
+        Some(p) => p.install(run),
+        None => run(),
+    };
+    let output = match result {
+        Ok(Ok(o)) => o,
+        Ok(Err(e)) => return fail(e.to_string(), t0),
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            return fail(format!("the engine panicked: {msg} (this is a bug in the engine)"), t0);
+        }
+    };
+    let duration_ms = elapsed(t0);
+    if volatile {
+        return match digest_tables(&output.tables) {
+            Ok(d) => WorkerResult::Finished {
+                node: i,
+                key,
+                outcome: Ok((Status::Ran, d, Some(Arc::new(output.tables)))),
+                duration_ms,
+            },
+            Err(e) => fail(e, t0),
+        };
+    }
+    let meta = EntryMeta {
+        experiment: plan.experiment.name.clone(),
+        stage: node.stage.clone(),
+        coords: node.coords.clone(),
+        duration_ms,
+    };
+    match store.write(&key, &ki, &output.tables, meta) {
+        Ok(m) => {
+            let _ = store.set_ref(&node_ref(plan, node), &key);
+            WorkerResult::Finished {
+                node: i,
+                key,
+                outcome: Ok((Status::Ran, m.output_digest, Some(Arc::new(output.tables)))),
+                duration_ms,
+            }
+        }
+        Err(e) => fail(format!("cannot store the output: {e}"), t0),
+    }
+}
+
+/// Output digest of tables that are not stored (volatile stages): the same scheme as the
+/// store's, computed from a temporary Parquet encoding.
+fn digest_tables(tables: &[NamedTable]) -> Result<Digest, String> {
+    let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+    let mut h = blake3::Hasher::new();
+    for t in tables {
+        let p = dir.path().join("t.parquet");
+        write_parquet(&t.batch, &p).map_err(|e| e.to_string())?;
+        let bytes = std::fs::read(&p).map_err(|e| e.to_string())?;
+        h.update(&(t.name.len() as u64).to_le_bytes());
+        h.update(t.name.as_bytes());
+        h.update(blake3::hash(&bytes).as_bytes());
+    }
+    Ok(Digest(*h.finalize().as_bytes()))
+}

@@ -1,0 +1,182 @@
+//! Freshness: what would run, and why — without running anything.
+//!
+//! A node is *fresh* when its key is known and the cache holds a healthy entry under it.
+//! A node's key depends on its inputs' output digests, so it is known only when all its
+//! inputs are fresh; a stale input makes every downstream key unknown until it re-runs
+//! (and if it re-runs to identical bytes, downstream stays cached — that is decided at run
+//! time, see [`crate::run`]).
+//!
+//! For a stale node the reasons come from diffing its key inputs against the manifest of
+//! the last entry recorded for the same stage instance (a "ref": experiment name, stage
+//! name and coordinates), component by component.
+
+use warmstart_cache::key::{Change, Digest, InputDigest, KeyInputs, diff, ref_id};
+use warmstart_cache::store::{Lookup, Manifest, Store};
+use warmstart_cache::CacheKey;
+use warmstart_engine::Determinism;
+
+use crate::plan::{Node, Plan, label};
+
+/// The freshness of one node.
+#[derive(Debug, Clone)]
+pub enum Freshness {
+    Fresh { key: CacheKey, manifest: Box<Manifest> },
+    Stale {
+        /// Known when every input is fresh.
+        key: Option<CacheKey>,
+        reasons: Vec<String>,
+    },
+}
+
+impl Freshness {
+    pub fn is_fresh(&self) -> bool {
+        matches!(self, Freshness::Fresh { .. })
+    }
+    pub fn key(&self) -> Option<CacheKey> {
+        match self {
+            Freshness::Fresh { key, .. } => Some(*key),
+            Freshness::Stale { key, .. } => *key,
+        }
+    }
+}
+
+/// Freshness of every node, plus the key inputs that could be computed.
+pub struct Assessment {
+    pub freshness: Vec<Freshness>,
+    /// Key inputs per node; input digests not yet known are all-zero placeholders.
+    pub key_inputs: Vec<KeyInputs>,
+}
+
+/// The key inputs of a node given its inputs' output digests.
+pub fn key_inputs(plan: &Plan, node: &Node, input_digests: &[Digest]) -> KeyInputs {
+    let info = node.engine.info();
+    KeyInputs {
+        kind: node.kind.name.clone(),
+        engine_id: info.id.clone(),
+        engine_version: info.version.clone(),
+        engine_extra: node.engine_extra.clone(),
+        params: node.key_params.clone(),
+        seed: match node.determinism() {
+            Determinism::Deterministic => None,
+            Determinism::Seeded | Determinism::Volatile => Some(node.seed),
+        },
+        inputs: node
+            .inputs
+            .iter()
+            .zip(input_digests)
+            .map(|(&j, d)| InputDigest {
+                stage: plan.nodes[j].stage.clone(),
+                coords: plan.nodes[j].coords.clone(),
+                digest: *d,
+            })
+            .collect(),
+    }
+}
+
+/// The identity of a node across edits of the experiment (for "why did this re-run").
+pub fn node_ref(plan: &Plan, node: &Node) -> String {
+    ref_id(&plan.experiment.name, &node.stage, &node.coords)
+}
+
+const UNKNOWN: Digest = Digest([0; 32]);
+
+/// Assess every node of the plan against the store.
+pub fn assess(plan: &Plan, store: &Store) -> Assessment {
+    let mut freshness: Vec<Freshness> = Vec::with_capacity(plan.nodes.len());
+    let mut all_inputs = Vec::with_capacity(plan.nodes.len());
+    for node in &plan.nodes {
+        let digests: Vec<Option<Digest>> = node
+            .inputs
+            .iter()
+            .map(|&j| match &freshness[j] {
+                Freshness::Fresh { manifest, .. } => Some(manifest.output_digest),
+                Freshness::Stale { .. } => None,
+            })
+            .collect();
+        let known = digests.iter().all(Option::is_some);
+        let filled: Vec<Digest> = digests.iter().map(|d| d.unwrap_or(UNKNOWN)).collect();
+        let ki = key_inputs(plan, node, &filled);
+        let f = if node.determinism() == Determinism::Volatile {
+            Freshness::Stale {
+                key: known.then(|| ki.key()),
+                reasons: vec!["volatile kind: runs every time, never cached".into()],
+            }
+        } else if known {
+            let key = ki.key();
+            match store.lookup(&key) {
+                Lookup::Hit(m) => Freshness::Fresh {
+                    key,
+                    manifest: Box::new(m),
+                },
+                Lookup::Corrupt(reason) => Freshness::Stale {
+                    key: Some(key),
+                    reasons: vec![format!("cache entry corrupt ({reason}): will be recomputed")],
+                },
+                Lookup::Missing => Freshness::Stale {
+                    key: Some(key),
+                    reasons: reasons_from_ref(plan, node, store, &ki, &[]),
+                },
+            }
+        } else {
+            let pending: Vec<String> = node
+                .inputs
+                .iter()
+                .zip(&digests)
+                .filter(|(_, d)| d.is_none())
+                .map(|(&j, _)| label(&plan.nodes[j].stage, &plan.nodes[j].coords))
+                .collect();
+            Freshness::Stale {
+                key: None,
+                reasons: reasons_from_ref(plan, node, store, &ki, &pending),
+            }
+        };
+        freshness.push(f);
+        all_inputs.push(ki);
+    }
+    Assessment {
+        freshness,
+        key_inputs: all_inputs,
+    }
+}
+
+/// Why a node with no healthy entry must run: its changes against the last recorded entry.
+fn reasons_from_ref(
+    plan: &Plan,
+    node: &Node,
+    store: &Store,
+    ki: &KeyInputs,
+    pending: &[String],
+) -> Vec<String> {
+    let mut reasons: Vec<String> = pending
+        .iter()
+        .map(|p| format!("input `{p}` will be recomputed"))
+        .collect();
+    let old = store
+        .get_ref(&node_ref(plan, node))
+        .and_then(|k| match store.lookup(&k) {
+            Lookup::Hit(m) => Some(m),
+            _ => None,
+        });
+    match old {
+        None if pending.is_empty() => {
+            reasons.push("new: no earlier entry for this stage instance".into());
+        }
+        None => {}
+        Some(m) => {
+            let changes = diff(&m.inputs, ki);
+            for c in changes {
+                // Inputs whose new digest is unknown are already reported as pending.
+                if let Change::InputChanged { new, .. } = &c
+                    && *new == UNKNOWN
+                {
+                    continue;
+                }
+                reasons.push(c.to_string());
+            }
+            if reasons.is_empty() {
+                reasons.push("entry missing (deleted or garbage-collected)".into());
+            }
+        }
+    }
+    reasons
+}
