@@ -1,0 +1,96 @@
+//! Helpers for integration tests that run the real `warmstart` binary on real TOML.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    pub fn new() -> Self {
+        Project {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.path(rel);
+        std::fs::write(&p, text).expect("write experiment");
+        p
+    }
+    pub fn cache(&self) -> PathBuf {
+        self.path("cache")
+    }
+    /// `warmstart ARGS --cache <tmp>/cache`, in the project directory.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_warmstart"));
+        c.args(args)
+            .arg("--cache")
+            .arg(self.cache())
+            .current_dir(self.dir.path())
+            .env("NO_COLOR", "1");
+        c
+    }
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("run warmstart")
+    }
+    /// `run FILE --json`: (stage label → status) for each stage event.
+    pub fn run_json(&self, file: &str) -> (Vec<(String, String)>, Output) {
+        let out = self.run(&["run", file, "--json"]);
+        (events(&out), out)
+    }
+}
+
+/// Parse `--json` stage events into (label, status) pairs, in order.
+pub fn events(out: &Output) -> Vec<(String, String)> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.get("stage").is_some())
+        .map(|v| {
+            let coords = v["coords"].as_object().cloned().unwrap_or_default();
+            let mut label = v["stage"].as_str().unwrap_or("").to_string();
+            if !coords.is_empty() {
+                let c: Vec<String> = coords.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                label = format!("{label}[{}]", c.join(","));
+            }
+            (label, v["status"].as_str().unwrap_or("").to_string())
+        })
+        .collect()
+}
+
+pub fn with_status<'a>(ev: &'a [(String, String)], status: &str) -> Vec<&'a str> {
+    let mut v: Vec<&str> = ev
+        .iter()
+        .filter(|(_, s)| s == status)
+        .map(|(l, _)| l.as_str())
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every entry directory under a cache root.
+pub fn entry_dirs(cache: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let entries = cache.join("v1").join("entries");
+    if let Ok(shards) = std::fs::read_dir(entries) {
+        for s in shards.flatten() {
+            if let Ok(es) = std::fs::read_dir(s.path()) {
+                out.extend(es.flatten().map(|e| e.path()));
+            }
+        }
+    }
+    out
+}
