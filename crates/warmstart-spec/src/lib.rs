@@ -1,1 +1,7 @@
-//! Experiment files: TOML with spans → validated experiment → expanded stage instances. Knows nothing of engines or the cache.
+//! Experiment files (placeholder docs).
+pub mod error;
+pub mod expr;
+pub use error::{SpecError, SpecErrors, did_you_mean};
+use std::path::PathBuf;
+pub type Span = std::ops::Range<usize>;
+pub struct SourceFile { pub path: PathBuf, pub text: String }
