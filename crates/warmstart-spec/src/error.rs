@@ -101,14 +101,16 @@ impl Diagnostic for SpecError {
         if self.labels.is_empty() {
             return None;
         }
-        Some(Box::new(self.labels.iter().enumerate().map(|(i, (s, l))| {
-            let label = if l.is_empty() { None } else { Some(l.clone()) };
-            if i == 0 {
-                LabeledSpan::new_primary_with_span(label, s.clone())
-            } else {
-                LabeledSpan::new_with_span(label, s.clone())
-            }
-        })))
+        Some(Box::new(self.labels.iter().enumerate().map(
+            |(i, (s, l))| {
+                let label = if l.is_empty() { None } else { Some(l.clone()) };
+                if i == 0 {
+                    LabeledSpan::new_primary_with_span(label, s.clone())
+                } else {
+                    LabeledSpan::new_with_span(label, s.clone())
+                }
+            },
+        )))
     }
 }
 
@@ -148,7 +150,10 @@ impl From<SpecError> for SpecErrors {
 
 /// Suggest the closest candidate to `name`: `Some("did you mean `x`?")` or `None` when
 /// nothing is close enough.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     let mut best: Option<(f64, &str)> = None;
     for c in candidates {
         if c == name {

@@ -204,7 +204,10 @@ fn type_error(span: Range<usize>, op: &str, v: &Value) -> ExprError {
     ExprError::eval(
         span,
         "spec::expr-type",
-        format!("`{op}` needs numbers, but this is a {} ({v})", v.type_name()),
+        format!(
+            "`{op}` needs numbers, but this is a {} ({v})",
+            v.type_name()
+        ),
         "only integers and floats can be used in arithmetic; to build text, put the \
          `${...}` inside a longer string instead",
     )
@@ -262,12 +265,20 @@ fn binop(
         (FloorDiv, I(a), I(b)) => {
             let q = a.checked_div(b).ok_or_else(|| overflow(s))?;
             let r = a.checked_rem(b).ok_or_else(|| overflow(s))?;
-            Ok(Value::Int(if r != 0 && ((r < 0) != (b < 0)) { q - 1 } else { q }))
+            Ok(Value::Int(if r != 0 && ((r < 0) != (b < 0)) {
+                q - 1
+            } else {
+                q
+            }))
         }
         (FloorDiv, a, b) => finite((a.f() / b.f()).floor(), s),
         (Mod, I(a), I(b)) => {
             let r = a.checked_rem(b).ok_or_else(|| overflow(s))?;
-            Ok(Value::Int(if r != 0 && ((r < 0) != (b < 0)) { r + b } else { r }))
+            Ok(Value::Int(if r != 0 && ((r < 0) != (b < 0)) {
+                r + b
+            } else {
+                r
+            }))
         }
         (Mod, a, b) => {
             let (a, b) = (a.f(), b.f());
@@ -287,7 +298,9 @@ fn binop(
     }
 }
 
-const FUNCTIONS: [&str; 8] = ["min", "max", "int", "float", "round", "sqrt", "log10", "exp"];
+const FUNCTIONS: [&str; 8] = [
+    "min", "max", "int", "float", "round", "sqrt", "log10", "exp",
+];
 
 fn call(f: &str, args: &[Num], s: &Range<usize>) -> Result<Value, ExprError> {
     let arity = |n: usize| -> Result<(), ExprError> {
@@ -297,7 +310,11 @@ fn call(f: &str, args: &[Num], s: &Range<usize>) -> Result<Value, ExprError> {
             Err(ExprError::eval(
                 s.clone(),
                 "spec::expr-arity",
-                format!("`{f}` takes {n} argument{}, got {}", if n == 1 { "" } else { "s" }, args.len()),
+                format!(
+                    "`{f}` takes {n} argument{}, got {}",
+                    if n == 1 { "" } else { "s" },
+                    args.len()
+                ),
                 "check the number of arguments",
             ))
         }
@@ -323,7 +340,11 @@ fn call(f: &str, args: &[Num], s: &Range<usize>) -> Result<Value, ExprError> {
             let all_int = args.iter().all(|a| matches!(a, Num::I(_)));
             let mut best = args[0];
             for a in &args[1..] {
-                let better = if f == "min" { a.f() < best.f() } else { a.f() > best.f() };
+                let better = if f == "min" {
+                    a.f() < best.f()
+                } else {
+                    a.f() > best.f()
+                };
                 if better {
                     best = *a;
                 }
@@ -338,7 +359,11 @@ fn call(f: &str, args: &[Num], s: &Range<usize>) -> Result<Value, ExprError> {
             match args[0] {
                 Num::I(i) => Ok(Value::Int(i)),
                 Num::F(x) => {
-                    let r = if f == "int" { x.trunc() } else { x.round_ties_even() };
+                    let r = if f == "int" {
+                        x.trunc()
+                    } else {
+                        x.round_ties_even()
+                    };
                     if r.is_finite() && r.abs() < 9.2e18 {
                         Ok(Value::Int(r as i64))
                     } else {
@@ -652,7 +677,10 @@ impl Parser {
 pub enum Piece {
     Lit(String),
     /// An expression; `offset` is the byte offset of the expression text in the string.
-    Expr { expr: Expr, offset: usize },
+    Expr {
+        expr: Expr,
+        offset: usize,
+    },
 }
 
 /// A string containing `${...}` expressions.
@@ -723,7 +751,10 @@ impl Template {
             if let Piece::Expr { expr, offset } = p {
                 let mut n = Vec::new();
                 expr.names(&mut n);
-                out.extend(n.into_iter().map(|(n, s)| (n, s.start + offset..s.end + offset)));
+                out.extend(
+                    n.into_iter()
+                        .map(|(n, s)| (n, s.start + offset..s.end + offset)),
+                );
             }
         }
         out
@@ -818,7 +849,10 @@ mod tests {
         assert_eq!(ev("name + 1").unwrap_err().code, "spec::expr-type");
         assert_eq!(ev("nope").unwrap_err().code, "spec::unknown-name");
         assert_eq!(ev("sqrt(-1)").unwrap_err().code, "spec::expr-domain");
-        assert_eq!(ev("foo(1)").unwrap_err().code, "spec::expr-unknown-function");
+        assert_eq!(
+            ev("foo(1)").unwrap_err().code,
+            "spec::expr-unknown-function"
+        );
         let e = ev("1 + * 2").unwrap_err();
         assert_eq!(e.code, "spec::expr-syntax");
         assert_eq!(e.span, 4..5);

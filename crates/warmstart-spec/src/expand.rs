@@ -1,0 +1,408 @@
+//! Sweep expansion: the axes of every stage, a topological order of the stages, and the
+//! stage instances (one per point of the cartesian product of a stage's axes) with their
+//! params evaluated and their inputs resolved.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use warmstart_engine::Value;
+
+use crate::model::*;
+use crate::parse::eval_raw;
+use crate::{SpecError, SpecErrors};
+
+/// Largest number of instances an experiment may expand to.
+pub const MAX_INSTANCES: usize = 1_000_000;
+
+fn collect_names(v: &RawValue, out: &mut Vec<String>) {
+    match v {
+        RawValue::Template { template, .. } => {
+            out.extend(template.names().into_iter().map(|(n, _)| n))
+        }
+        RawValue::List(l) => l.iter().for_each(|x| collect_names(&x.value, out)),
+        RawValue::Table(t) => t.iter().for_each(|(_, x)| collect_names(&x.value, out)),
+        _ => {}
+    }
+}
+
+/// For each `[params]` entry, the axes it depends on (directly or through earlier params).
+pub(crate) fn param_axes(
+    raw: &[(Spanned<String>, Spanned<RawValue>)],
+    axes: &[Axis],
+) -> HashMap<String, BTreeSet<String>> {
+    let mut deps: HashMap<String, BTreeSet<String>> = HashMap::new();
+    for (k, v) in raw {
+        let mut names = Vec::new();
+        collect_names(&v.value, &mut names);
+        let mut d = BTreeSet::new();
+        for n in names {
+            if let Some(pd) = deps.get(&n) {
+                d.extend(pd.iter().cloned());
+            } else if axes.iter().any(|a| a.name == n) {
+                d.insert(n);
+            }
+        }
+        deps.insert(k.value.clone(), d);
+    }
+    deps
+}
+
+/// A topological order of the stages (inputs first, file order among independent stages),
+/// or the cycles found (each as stage indices in data-flow order, starting at the lowest
+/// index). Inputs naming unknown stages are ignored.
+pub fn topo_order(stages: &[StageSpec]) -> Result<Vec<usize>, Vec<Vec<usize>>> {
+    let n = stages.len();
+    let index: HashMap<&str, usize> = stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
+    // out[u] = stages reading u.
+    let mut out: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut indeg = vec![0usize; n];
+    for (i, s) in stages.iter().enumerate() {
+        let ups: BTreeSet<usize> = s
+            .inputs
+            .iter()
+            .filter_map(|inp| index.get(inp.stage.value.as_str()).copied())
+            .collect();
+        for u in ups {
+            out[u].push(i);
+            indeg[i] += 1;
+        }
+    }
+    let mut ready: BTreeSet<usize> = (0..n).filter(|&i| indeg[i] == 0).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(u) = ready.pop_first() {
+        order.push(u);
+        for &v in &out[u] {
+            indeg[v] -= 1;
+            if indeg[v] == 0 {
+                ready.insert(v);
+            }
+        }
+    }
+    if order.len() == n {
+        return Ok(order);
+    }
+    let left: HashSet<usize> = (0..n).filter(|i| !order.contains(i)).collect();
+    let mut cycles = Vec::new();
+    let mut budget = 200_000usize;
+    let mut starts: Vec<usize> = left.iter().copied().collect();
+    starts.sort_unstable();
+    for s in starts {
+        let mut path = vec![s];
+        let mut on_path = HashSet::from([s]);
+        find_cycles(
+            s,
+            s,
+            &out,
+            &left,
+            &mut path,
+            &mut on_path,
+            &mut cycles,
+            &mut budget,
+        );
+        if cycles.len() >= 20 || budget == 0 {
+            break;
+        }
+    }
+    if cycles.is_empty() {
+        // Unreachable in practice; report the remaining stages as one cycle.
+        let mut l: Vec<usize> = left.into_iter().collect();
+        l.sort_unstable();
+        cycles.push(l);
+    }
+    Err(cycles)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn find_cycles(
+    start: usize,
+    u: usize,
+    out: &[Vec<usize>],
+    left: &HashSet<usize>,
+    path: &mut Vec<usize>,
+    on_path: &mut HashSet<usize>,
+    cycles: &mut Vec<Vec<usize>>,
+    budget: &mut usize,
+) {
+    for &v in &out[u] {
+        if *budget == 0 || cycles.len() >= 20 {
+            return;
+        }
+        *budget -= 1;
+        if v == start {
+            cycles.push(path.clone());
+        } else if v > start && left.contains(&v) && !on_path.contains(&v) {
+            path.push(v);
+            on_path.insert(v);
+            find_cycles(start, v, out, left, path, on_path, cycles, budget);
+            on_path.remove(&v);
+            path.pop();
+        }
+    }
+}
+
+/// The axes of every stage, in `[sweep]` order (see the crate docs for the rule).
+pub(crate) fn stage_axes_of(exp: &Experiment) -> Vec<Vec<String>> {
+    let order = topo_order(&exp.stages).unwrap_or_else(|_| (0..exp.stages.len()).collect());
+    let deps = param_axes(&exp.raw_params, &exp.axes);
+    let is_axis = |n: &str| exp.axes.iter().any(|a| a.name == n);
+    let mut sets: Vec<BTreeSet<String>> = vec![BTreeSet::new(); exp.stages.len()];
+    for &si in &order {
+        let s = &exp.stages[si];
+        let mut set = BTreeSet::new();
+        let mut names = Vec::new();
+        for (_, v) in &s.params {
+            collect_names(&v.value, &mut names);
+        }
+        for n in names {
+            if is_axis(&n) {
+                set.insert(n);
+            } else if let Some(d) = deps.get(&n) {
+                set.extend(d.iter().cloned());
+            }
+        }
+        set.extend(s.sweep.iter().map(|a| a.value.clone()));
+        for inp in &s.inputs {
+            if let Some((ui, _)) = exp.stage(&inp.stage.value)
+                && ui != si
+            {
+                for a in &sets[ui] {
+                    if !inp.pick.iter().any(|(p, _)| p == a) {
+                        set.insert(a.clone());
+                    }
+                }
+            }
+        }
+        for g in &s.gather {
+            set.remove(&g.value);
+        }
+        sets[si] = set;
+    }
+    sets.into_iter()
+        .map(|set| {
+            exp.axes
+                .iter()
+                .filter(|a| set.contains(&a.name))
+                .map(|a| a.name.clone())
+                .collect()
+        })
+        .collect()
+}
+
+fn coords_text(coords: &[(String, Value)]) -> String {
+    if coords.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (at {})",
+            coords
+                .iter()
+                .map(|(a, v)| format!("{a}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+}
+
+/// Expand an experiment into stage instances, in a topological order.
+pub fn expand(exp: &Experiment) -> Result<Expanded, SpecErrors> {
+    let src = &exp.source;
+    let order = topo_order(&exp.stages).map_err(|_| {
+        SpecError::new(
+            src,
+            0..0,
+            "spec::cycle",
+            "the stage inputs form a cycle",
+            "",
+            Some("run `parse` first; it reports the cycle".into()),
+        )
+    })?;
+    let stage_axes = stage_axes_of(exp);
+    let axis_values: HashMap<&str, &[Value]> = exp
+        .axes
+        .iter()
+        .map(|a| (a.name.as_str(), a.values.as_slice()))
+        .collect();
+    let deps = param_axes(&exp.raw_params, &exp.axes);
+    let consts: HashMap<&str, &Value> = exp
+        .params
+        .iter()
+        .map(|(k, v)| (k.as_str(), &v.value))
+        .collect();
+
+    // Instance counts.
+    let mut total = 0usize;
+    for (si, axes) in stage_axes.iter().enumerate() {
+        let n = axes.iter().try_fold(1usize, |acc, a| {
+            acc.checked_mul(axis_values.get(a.as_str()).map_or(1, |v| v.len()))
+        });
+        match n.and_then(|n| total.checked_add(n)) {
+            Some(t) if t <= MAX_INSTANCES => total = t,
+            _ => {
+                let s = &exp.stages[si];
+                return Err(SpecError::new(
+                    src,
+                    s.span.clone(),
+                    "spec::too-many-instances",
+                    format!("the experiment expands to more than {MAX_INSTANCES} stage instances (stage `{}` sweeps over {})", s.name, axes.join(" × ")),
+                    "too many instances",
+                    Some("use fewer axis values, or `pick`/`gather` to avoid sweeping every stage over every axis".into()),
+                )
+                .into());
+            }
+        }
+    }
+
+    let mut errors: Vec<SpecError> = Vec::new();
+    let mut seen: HashSet<(usize, String)> = HashSet::new();
+    let mut instances: Vec<Instance> = Vec::with_capacity(total);
+    let mut by_stage: Vec<Vec<usize>> = vec![Vec::new(); exp.stages.len()];
+    for &si in &order {
+        let s = &exp.stages[si];
+        let axes = &stage_axes[si];
+        let lens: Vec<usize> = axes
+            .iter()
+            .map(|a| axis_values.get(a.as_str()).map_or(0, |v| v.len()))
+            .collect();
+        let count: usize = lens.iter().product();
+        for flat in 0..count {
+            // Row-major: the last axis varies fastest.
+            let mut rem = flat;
+            let mut idx = vec![0; axes.len()];
+            for d in (0..axes.len()).rev() {
+                idx[d] = rem % lens[d];
+                rem /= lens[d];
+            }
+            let coords: Vec<(String, Value)> = axes
+                .iter()
+                .zip(&idx)
+                .map(|(a, &i)| {
+                    (
+                        a.clone(),
+                        axis_values
+                            .get(a.as_str())
+                            .and_then(|v| v.get(i))
+                            .cloned()
+                            .unwrap_or(Value::Int(0)),
+                    )
+                })
+                .collect();
+            let axis_set: BTreeSet<&str> = axes.iter().map(String::as_str).collect();
+            let at = coords_text(&coords);
+            let mut err = |e: crate::expr::ExprError,
+                           base: Option<usize>,
+                           whole: Span,
+                           what: String,
+                           errors: &mut Vec<SpecError>| {
+                let span = match base {
+                    Some(b) => b + e.span.start..b + e.span.end,
+                    None => whole,
+                };
+                if seen.insert((span.start, e.message.clone())) {
+                    errors.push(SpecError::new(
+                        src,
+                        span,
+                        e.code,
+                        format!("{} in {what}{at}", e.message),
+                        e.label,
+                        e.help,
+                    ));
+                }
+            };
+            // Axis-dependent [params] for these coordinates.
+            let mut local: HashMap<String, Value> = HashMap::new();
+            for (k, v) in &exp.raw_params {
+                let d = deps.get(&k.value);
+                if d.is_none_or(|d| {
+                    d.is_empty() || !d.iter().all(|a| axis_set.contains(a.as_str()))
+                }) {
+                    continue;
+                }
+                let lookup = |n: &str| {
+                    coords
+                        .iter()
+                        .find(|(a, _)| a == n)
+                        .map(|(_, v)| v.clone())
+                        .or_else(|| local.get(n).cloned())
+                        .or_else(|| consts.get(n).map(|v| (*v).clone()))
+                };
+                match eval_raw(&v.value, &v.span, &lookup) {
+                    Ok(val) => {
+                        local.insert(k.value.clone(), val);
+                    }
+                    Err((e, base, whole)) => {
+                        err(e, base, whole, format!("param `{}`", k.value), &mut errors)
+                    }
+                }
+            }
+            let lookup = |n: &str| {
+                coords
+                    .iter()
+                    .find(|(a, _)| a == n)
+                    .map(|(_, v)| v.clone())
+                    .or_else(|| local.get(n).cloned())
+                    .or_else(|| consts.get(n).map(|v| (*v).clone()))
+            };
+            let mut params = BTreeMap::new();
+            let mut param_keys = BTreeMap::new();
+            for (k, v) in &s.params {
+                match eval_raw(&v.value, &v.span, &lookup) {
+                    Ok(val) => {
+                        params.insert(k.value.clone(), Spanned::new(val, v.span.clone()));
+                    }
+                    Err((e, base, whole)) => err(
+                        e,
+                        base,
+                        whole,
+                        format!("param `{}` of stage `{}`", k.value, s.name),
+                        &mut errors,
+                    ),
+                }
+                param_keys.insert(k.value.clone(), k.span.clone());
+            }
+            let mut inputs = Vec::new();
+            let mut input_stage = Vec::new();
+            for (k, inp) in s.inputs.iter().enumerate() {
+                let Some((ui, _)) = exp.stage(&inp.stage.value) else {
+                    continue;
+                };
+                for &ii in &by_stage[ui] {
+                    let up = &instances[ii];
+                    let matches = up.coords.iter().all(|(a, v)| {
+                        if let Some((_, p)) = inp.pick.iter().find(|(p, _)| p == a) {
+                            same_value(&p.value, v)
+                        } else if let Some((_, c)) = coords.iter().find(|(c, _)| c == a) {
+                            same_value(c, v)
+                        } else {
+                            true
+                        }
+                    });
+                    if matches {
+                        inputs.push(ii);
+                        input_stage.push(k);
+                    }
+                }
+            }
+            by_stage[si].push(instances.len());
+            instances.push(Instance {
+                stage: si,
+                coords,
+                params,
+                param_keys,
+                inputs,
+                input_stage,
+            });
+        }
+    }
+    if errors.is_empty() {
+        Ok(Expanded {
+            instances,
+            stage_axes,
+        })
+    } else {
+        errors.sort_by_key(|e| e.span().map(|s| s.start).unwrap_or(0));
+        Err(SpecErrors(errors))
+    }
+}

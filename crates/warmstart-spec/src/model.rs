@@ -1,0 +1,158 @@
+//! The validated data model of an experiment file ([`Experiment`], [`Axis`],
+//! [`StageSpec`], [`InputSpec`]) and of its expansion ([`Expanded`], [`Instance`]).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use warmstart_engine::Value;
+
+use crate::expr::Template;
+
+/// Byte offsets into the source text.
+pub type Span = std::ops::Range<usize>;
+
+/// A value with the span it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: Span,
+}
+
+impl<T> Spanned<T> {
+    pub fn new(value: T, span: Span) -> Self {
+        Spanned { value, span }
+    }
+}
+
+/// An experiment file: where it came from and its text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+/// A validated experiment file.
+#[derive(Debug, Clone)]
+pub struct Experiment {
+    pub source: Arc<SourceFile>,
+    pub name: String,
+    pub description: String,
+    pub seed: u64,
+    /// `[params]` entries that do not depend on a sweep axis, evaluated, in file order.
+    pub params: Vec<(String, Spanned<Value>)>,
+    /// Every `[params]` entry, unevaluated, in file order (including those that depend on
+    /// a sweep axis and so only get a value per stage instance).
+    pub raw_params: Vec<(Spanned<String>, Spanned<RawValue>)>,
+    pub axes: Vec<Axis>,
+    /// Stages in file order.
+    pub stages: Vec<StageSpec>,
+}
+
+impl Experiment {
+    /// The stage with this name.
+    pub fn stage(&self, name: &str) -> Option<(usize, &StageSpec)> {
+        self.stages.iter().enumerate().find(|(_, s)| s.name == name)
+    }
+    /// The axis with this name.
+    pub fn axis(&self, name: &str) -> Option<&Axis> {
+        self.axes.iter().find(|a| a.name == name)
+    }
+}
+
+/// A sweep axis: its name and its values, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Axis {
+    pub name: String,
+    pub values: Vec<Value>,
+    /// Span of the axis definition (its key).
+    pub span: Span,
+}
+
+/// A stage param as written: a TOML value in which strings containing `${...}` have been
+/// parsed into [`Template`]s.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawValue {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    /// A plain string (`$${` escapes already replaced).
+    Str(String),
+    /// A string with `${...}`. `base` is the byte offset in the file of the string's first
+    /// character when the string is written without escape sequences (so that error
+    /// positions inside it are exact); otherwise errors point at the whole value.
+    Template {
+        text: String,
+        template: Template,
+        base: Option<usize>,
+    },
+    List(Vec<Spanned<RawValue>>),
+    Table(Vec<(Spanned<String>, Spanned<RawValue>)>),
+}
+
+/// One `[stages.NAME]` table.
+#[derive(Debug, Clone)]
+pub struct StageSpec {
+    pub name: String,
+    /// Span of the stage's name in its `[stages.NAME]` header (or key).
+    pub span: Span,
+    pub kind: Spanned<String>,
+    pub engine: Option<Spanned<String>>,
+    pub inputs: Vec<InputSpec>,
+    /// Params (every non-reserved key), unevaluated, in file order.
+    pub params: Vec<(Spanned<String>, Spanned<RawValue>)>,
+    pub seed: Option<u64>,
+    pub threads: Option<usize>,
+    /// `gpu = true/false` or a device number.
+    pub gpu: Option<Value>,
+    pub gather: Vec<Spanned<String>>,
+    pub sweep: Vec<Spanned<String>>,
+    pub description: String,
+}
+
+/// One entry of a stage's `inputs`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputSpec {
+    pub stage: Spanned<String>,
+    /// Axis values fixed for this input (`pick = { alpha = 0.5 }`), in file order.
+    pub pick: Vec<(String, Spanned<Value>)>,
+}
+
+/// The stage instances of an experiment.
+#[derive(Debug, Clone)]
+pub struct Expanded {
+    /// In a topological order: every instance comes after its inputs.
+    pub instances: Vec<Instance>,
+    /// The axes of each stage (indexed like [`Experiment::stages`]), in `[sweep]` order.
+    pub stage_axes: Vec<Vec<String>>,
+}
+
+/// One stage at one point of its axes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instance {
+    /// Index into [`Experiment::stages`].
+    pub stage: usize,
+    /// Coordinates, in axis order.
+    pub coords: Vec<(String, Value)>,
+    /// Params evaluated for these coordinates; the span is that of the param's value.
+    pub params: BTreeMap<String, Spanned<Value>>,
+    /// Span of each param's key.
+    pub param_keys: BTreeMap<String, Span>,
+    /// Instance indices: for each [`InputSpec`] in order, its matching instance(s).
+    pub inputs: Vec<usize>,
+    /// Parallel to `inputs`: the index of the [`InputSpec`] each came from.
+    pub input_stage: Vec<usize>,
+}
+
+/// Whether two values are the same axis value (ints and floats compare numerically).
+pub fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
+            if let (Value::Int(x), Value::Int(y)) = (a, b) {
+                return x == y;
+            }
+            a.as_f64() == b.as_f64()
+        }
+        _ => a == b,
+    }
+}
