@@ -13,7 +13,7 @@ use crate::{SpecError, SpecErrors};
 /// Largest number of instances an experiment may expand to.
 pub const MAX_INSTANCES: usize = 1_000_000;
 
-fn collect_names(v: &RawValue, out: &mut Vec<String>) {
+pub(crate) fn collect_names(v: &RawValue, out: &mut Vec<String>) {
     match v {
         RawValue::Template { template, .. } => {
             out.extend(template.names().into_iter().map(|(n, _)| n))

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use toml::de::{DeTable, DeValue};
 use warmstart_engine::Value;
 
-use crate::expand::{param_axes, stage_axes_of, topo_order};
+use crate::expand::{collect_names, param_axes, stage_axes_of, topo_order};
 use crate::expr::{ExprError, Template, unescape};
 use crate::model::*;
 use crate::{SpecError, SpecErrors, did_you_mean};
@@ -1414,6 +1414,36 @@ fn check_graph(cx: &mut Ctx, exp: &mut Experiment) {
             }
         }
         let _ = si;
+        if s.gather.is_empty() {
+            continue;
+        }
+        let deps = param_axes(&exp.raw_params, &exp.axes);
+        for (k, v) in &s.params {
+            let mut used = BTreeSet::new();
+            let mut names = Vec::new();
+            collect_names(&v.value, &mut names);
+            for n in names {
+                if exp.axis(&n).is_some() {
+                    used.insert(n);
+                } else if let Some(d) = deps.get(&n) {
+                    used.extend(d.iter().cloned());
+                }
+            }
+            for g in &s.gather {
+                if used.contains(&g.value) {
+                    cx.errors.push(
+                        SpecError::new(
+                            &cx.src,
+                            v.span.clone(),
+                            "spec::uses-gathered-axis",
+                            format!("param `{}` of stage `{}` depends on axis `{}`, which this stage gathers", k.value, s.name, g.value),
+                            format!("depends on `{}`", g.value),
+                            Some(format!("a gathering stage has one instance for all values of `{}`, so its params cannot depend on it; remove the reference or the gather", g.value)),
+                        )
+                        .with_label(g.span.clone(), "gathered here"),
+                    );
+                }
+            }
+        }
     }
-    let _ = BTreeSet::<String>::new();
 }

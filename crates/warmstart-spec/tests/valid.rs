@@ -1,0 +1,71 @@
+//! Valid example files parse and expand as documented.
+
+use std::path::Path;
+
+use warmstart_engine::Value;
+use warmstart_spec::{expand, load};
+
+fn dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn sweep_example() {
+    let exp = load(&dir().join("tests/valid/sweep.toml")).expect("valid");
+    assert_eq!(exp.name, "exp1-alignment");
+    assert_eq!(exp.seed, 42);
+    let names: Vec<&str> = exp.params.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(names, ["d", "n", "label"], "`scaled` depends on an axis");
+    assert_eq!(exp.params[1].1.value, Value::Int(800));
+    assert_eq!(exp.params[2].1.value, Value::Str("run-200".into()));
+    let x = expand(&exp).expect("expands");
+    assert_eq!(
+        x.stage_axes,
+        vec![
+            vec!["rep".to_string()],
+            vec!["alpha".into(), "rep".into()],
+            vec!["alpha".into(), "rep".into(), "lam".into()],
+            vec!["lam".into()],
+        ]
+    );
+    let count = |s: usize| x.instances.iter().filter(|i| i.stage == s).count();
+    assert_eq!((count(0), count(1), count(2), count(3)), (2, 6, 12, 2));
+    // Inputs come before users.
+    for (i, inst) in x.instances.iter().enumerate() {
+        assert!(inst.inputs.iter().all(|&j| j < i));
+    }
+    let data0 = &x.instances[0];
+    assert_eq!(data0.params["value"].value, Value::Int(800));
+    assert_eq!(data0.params["tag"].value, Value::Str("${literal}".into()));
+    // strong gets weak at the same (alpha, rep) and data at rep = 1.
+    let strong = x
+        .instances
+        .iter()
+        .find(|i| {
+            i.stage == 2 && i.coords[0].1 == Value::Float(0.5) && i.coords[1].1 == Value::Int(0)
+        })
+        .expect("instance");
+    assert_eq!(strong.input_stage, vec![0, 1]);
+    let weak = &x.instances[strong.inputs[0]];
+    assert_eq!(
+        weak.coords,
+        vec![
+            ("alpha".into(), Value::Float(0.5)),
+            ("rep".into(), Value::Int(0))
+        ]
+    );
+    let data = &x.instances[strong.inputs[1]];
+    assert_eq!(data.coords, vec![("rep".into(), Value::Int(1))]);
+    // summary gathers alpha × rep: 6 inputs per lam value.
+    let summary: Vec<_> = x.instances.iter().filter(|i| i.stage == 3).collect();
+    assert_eq!(summary[0].inputs.len(), 6);
+    assert_eq!(summary[1].coords, vec![("lam".into(), Value::Float(1.5))]);
+    for &j in &summary[1].inputs {
+        assert_eq!(x.instances[j].coords[2].1, Value::Float(1.5));
+    }
+    let weak0 = x.instances.iter().find(|i| i.stage == 1).expect("weak");
+    assert_eq!(
+        weak0.params["nested"].value.to_string(),
+        "{a = [66, \"x-0.0\"]}"
+    );
+}
