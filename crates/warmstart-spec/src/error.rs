@@ -161,7 +161,8 @@ pub fn did_you_mean<'a>(
         }
         let lev = strsim::damerau_levenshtein(&name.to_lowercase(), &c.to_lowercase());
         let jw = strsim::jaro_winkler(name, c);
-        let close = lev <= (name.len().max(c.len()) / 3).max(1) || jw >= 0.85;
+        let close = (lev <= (name.len().max(c.len()) / 3).max(1) && lev < name.len().min(c.len()))
+            || (jw >= 0.85 && name.len() > 2);
         if !close {
             continue;
         }

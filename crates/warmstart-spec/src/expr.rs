@@ -201,7 +201,7 @@ fn number(v: &Value, span: Range<usize>, op: &str) -> Result<Num, ExprError> {
 }
 
 fn type_error(span: Range<usize>, op: &str, v: &Value) -> ExprError {
-    ExprError::eval(
+    let mut e = ExprError::eval(
         span,
         "spec::expr-type",
         format!(
@@ -210,7 +210,9 @@ fn type_error(span: Range<usize>, op: &str, v: &Value) -> ExprError {
         ),
         "only integers and floats can be used in arithmetic; to build text, put the \
          `${...}` inside a longer string instead",
-    )
+    );
+    e.label = format!("this is a {}, not a number", v.type_name());
+    e
 }
 
 fn overflow(span: &Range<usize>) -> ExprError {

@@ -94,6 +94,10 @@ fn convert_table(t: &DeTable<'_>) -> Vec<(Spanned<String>, Node)> {
 struct Ctx {
     src: Arc<SourceFile>,
     errors: Vec<SpecError>,
+    /// Names of axes and params that failed to parse: not reported again as unknown.
+    broken: Vec<String>,
+    /// A stage failed to parse: skip the graph checks.
+    stages_incomplete: bool,
 }
 
 impl Ctx {
@@ -192,6 +196,8 @@ pub fn parse(source: SourceFile) -> Result<Experiment, SpecErrors> {
     let mut cx = Ctx {
         src: src.clone(),
         errors: Vec::new(),
+        broken: Vec::new(),
+        stages_incomplete: false,
     };
     let root = match DeTable::parse(&src.text) {
         Ok(t) => convert_table(t.get_ref()),
@@ -247,7 +253,8 @@ pub fn parse(source: SourceFile) -> Result<Experiment, SpecErrors> {
         None => Vec::new(),
     };
     let (params, raw_params) = parse_params(&mut cx, params, &axes);
-    let stages = parse_stages(&mut cx, stages, &raw_params, &axes);
+    let quiet = root.iter().any(|(k, _)| !TOP.contains(&k.value.as_str()));
+    let stages = parse_stages(&mut cx, stages, &raw_params, &axes, quiet);
 
     let mut exp = Experiment {
         source: src,
@@ -259,7 +266,9 @@ pub fn parse(source: SourceFile) -> Result<Experiment, SpecErrors> {
         axes,
         stages,
     };
-    check_graph(&mut cx, &mut exp);
+    if !cx.stages_incomplete {
+        check_graph(&mut cx, &mut exp);
+    }
     if cx.errors.is_empty() {
         Ok(exp)
     } else {
@@ -307,9 +316,7 @@ fn parse_experiment(
             "spec::missing-experiment",
             "missing [experiment] table",
             "an experiment file starts with an [experiment] table",
-            Some(format!(
-                "add at the top:\n[experiment]\nname = \"my-experiment\"\n({name_help})"
-            )),
+            Some("add at the top of the file:\n[experiment]\nname = \"my-experiment\"".to_string()),
         );
         return (String::new(), String::new(), 0);
     };
@@ -441,6 +448,7 @@ fn parse_sweep(cx: &mut Ctx, key: &Spanned<String>, node: &Node) -> Vec<Axis> {
             );
             continue;
         }
+        cx.broken.push(k.value.clone());
         if let Some(values) = axis_values(cx, k, v) {
             let mut dup = None;
             'outer: for (i, a) in values.iter().enumerate() {
@@ -461,6 +469,7 @@ fn parse_sweep(cx: &mut Ctx, key: &Spanned<String>, node: &Node) -> Vec<Axis> {
                 );
                 continue;
             }
+            cx.broken.pop();
             axes.push(Axis {
                 name: k.value.clone(),
                 values,
@@ -717,7 +726,7 @@ fn list_axis(cx: &mut Ctx, name: &str, v: &Node, items: &[Node]) -> Option<Vec<V
 fn raw_value(
     cx: &mut Ctx,
     node: &Node,
-    known: &dyn Fn(&str) -> Result<(), String>,
+    known: &dyn Fn(&str) -> Result<(), (String, String)>,
     what: &str,
 ) -> Option<Spanned<RawValue>> {
     let v = match &node.kind {
@@ -761,13 +770,13 @@ fn raw_value(
                 Ok(Some(t)) => {
                     let mut ok = true;
                     for (n, span) in t.names() {
-                        if let Err(help) = known(&n) {
+                        if let Err((label, help)) = known(&n) {
                             ok = false;
                             let e = ExprError {
                                 span,
                                 code: "spec::unknown-name",
                                 message: format!("unknown name `{n}` in {what}"),
-                                label: "not a [params] entry or [sweep] axis".into(),
+                                label,
                                 help: Some(help),
                             };
                             cx.expr_err(e, base, &node.span, "");
@@ -888,19 +897,30 @@ fn parse_params(
         }
         let earlier: Vec<&str> = raw.iter().map(|(k, _)| k.value.as_str()).collect();
         let later: Vec<&str> = all_names[i..].to_vec();
-        let known = |n: &str| -> Result<(), String> {
-            if earlier.contains(&n) || axes.iter().any(|a| a.name == n) {
+        let broken = cx.broken.clone();
+        let known = |n: &str| -> Result<(), (String, String)> {
+            if earlier.contains(&n)
+                || axes.iter().any(|a| a.name == n)
+                || broken.iter().any(|b| b == n)
+            {
                 Ok(())
             } else if later.contains(&n) {
-                Err(format!(
-                    "`{n}` is defined at or after this point in [params]; a param may only use params defined above it (move `{n}` up)"
+                Err((
+                    format!("`{n}` is not defined yet"),
+                    format!(
+                        "`{n}` is defined at or after this point in [params]; a param may only use params defined above it (move `{n}` up)"
+                    ),
                 ))
             } else {
-                Err(name_help(n, &earlier, axes))
+                Err((
+                    "not a [params] entry or [sweep] axis".into(),
+                    name_help(n, &earlier, axes),
+                ))
             }
         };
-        if let Some(rv) = raw_value(cx, v, &known, &format!("param `{}`", k.value)) {
-            raw.push((k.clone(), rv));
+        match raw_value(cx, v, &known, &format!("param `{}`", k.value)) {
+            Some(rv) => raw.push((k.clone(), rv)),
+            None => cx.broken.push(k.value.clone()),
         }
     }
     // Evaluate the params that do not depend on an axis.
@@ -957,16 +977,19 @@ fn parse_stages(
     stages: Option<(&Spanned<String>, &Node)>,
     raw_params: &RawParams,
     axes: &[Axis],
+    quiet: bool,
 ) -> Vec<StageSpec> {
-    let stage_help = "declare stages as tables:\n[stages.gen]\nkind = \"echo\"";
+    let stage_help = "[stages.gen]\nkind = \"echo\"";
     let Some((key, node)) = stages else {
-        cx.err(
-            0..0,
-            "spec::no-stages",
-            "the experiment has no stages",
-            "no [stages.NAME] table in this file",
-            Some(format!("add at least one stage, e.g.\n{stage_help}")),
-        );
+        if !quiet {
+            cx.err(
+                0..0,
+                "spec::no-stages",
+                "the experiment has no stages",
+                "no [stages.NAME] table in this file",
+                Some(format!("add at least one stage, e.g.\n{stage_help}")),
+            );
+        }
         return Vec::new();
     };
     let Some(t) = table(cx, key, node, "of stage tables", stage_help) else {
@@ -994,6 +1017,7 @@ fn parse_stages(
             );
         }
         let Kind::Table(entries) = &st.kind else {
+            cx.stages_incomplete = true;
             cx.err(
                 st.span.clone(),
                 "spec::not-a-table",
@@ -1010,8 +1034,9 @@ fn parse_stages(
             );
             continue;
         };
-        if let Some(s) = parse_stage(cx, name, st, entries, &param_names, axes) {
-            out.push(s);
+        match parse_stage(cx, name, st, entries, &param_names, axes) {
+            Some(s) => out.push(s),
+            None => cx.stages_incomplete = true,
         }
     }
     out
@@ -1157,11 +1182,18 @@ fn parse_stage(
             "sweep" => sweep = string_list(cx, v, &w, axes),
             "inputs" => inputs = parse_inputs(cx, v, sname),
             _ => {
-                let known = |n: &str| -> Result<(), String> {
-                    if param_names.contains(&n) || axes.iter().any(|a| a.name == n) {
+                let broken = cx.broken.clone();
+                let known = |n: &str| -> Result<(), (String, String)> {
+                    if param_names.contains(&n)
+                        || axes.iter().any(|a| a.name == n)
+                        || broken.iter().any(|b| b == n)
+                    {
                         Ok(())
                     } else {
-                        Err(name_help(n, param_names, axes))
+                        Err((
+                            "not a [params] entry or [sweep] axis".into(),
+                            name_help(n, param_names, axes),
+                        ))
                     }
                 };
                 if let Some(rv) = raw_value(
