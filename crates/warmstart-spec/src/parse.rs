@@ -96,8 +96,10 @@ struct Ctx {
     errors: Vec<SpecError>,
     /// Names of axes and params that failed to parse: not reported again as unknown.
     broken: Vec<String>,
-    /// A stage failed to parse: skip the graph checks.
+    /// A stage failed to parse: skip the graph checks beyond unknown inputs.
     stages_incomplete: bool,
+    /// Every stage name declared in the file, including stages that failed to parse.
+    declared: Vec<String>,
 }
 
 impl Ctx {
@@ -198,6 +200,7 @@ pub fn parse(source: SourceFile) -> Result<Experiment, SpecErrors> {
         errors: Vec::new(),
         broken: Vec::new(),
         stages_incomplete: false,
+        declared: Vec::new(),
     };
     let root = match DeTable::parse(&src.text) {
         Ok(t) => convert_table(t.get_ref()),
@@ -266,9 +269,7 @@ pub fn parse(source: SourceFile) -> Result<Experiment, SpecErrors> {
         axes,
         stages,
     };
-    if !cx.stages_incomplete {
-        check_graph(&mut cx, &mut exp);
-    }
+    check_graph(&mut cx, &mut exp);
     if cx.errors.is_empty() {
         Ok(exp)
     } else {
@@ -1007,6 +1008,7 @@ fn parse_stages(
     let param_names: Vec<&str> = raw_params.iter().map(|(k, _)| k.value.as_str()).collect();
     let mut out = Vec::new();
     for (name, st) in t {
+        cx.declared.push(name.value.clone());
         if !valid_name(&name.value) {
             cx.err(
                 name.span.clone(),
@@ -1321,7 +1323,7 @@ fn parse_inputs(cx: &mut Ctx, v: &Node, sname: &str) -> Vec<InputSpec> {
 /// Check the stage graph: duplicate names, unknown inputs, self inputs, cycles, picks and
 /// gathers. Removes nothing; errors go to `cx`.
 fn check_graph(cx: &mut Ctx, exp: &mut Experiment) {
-    let names: Vec<String> = exp.stages.iter().map(|s| s.name.clone()).collect();
+    let names: Vec<String> = cx.declared.clone();
     let mut graph_ok = true;
     for s in &exp.stages {
         for inp in &s.inputs {
@@ -1356,7 +1358,7 @@ fn check_graph(cx: &mut Ctx, exp: &mut Experiment) {
             }
         }
     }
-    if !graph_ok {
+    if !graph_ok || cx.stages_incomplete {
         return;
     }
     if let Err(cycles) = topo_order(&exp.stages) {
