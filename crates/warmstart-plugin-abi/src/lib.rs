@@ -44,9 +44,9 @@ pub const ENTRY_SYMBOL: &str = "warmstart_plugin_v1";
 /// The signature of [`ENTRY_SYMBOL`]. The returned pointer points to a `'static` table.
 pub type EntryFn = unsafe extern "C" fn() -> *const PluginTable;
 
-/// Status codes returned by [`PluginTable::run`].
 pub mod status {
-    //! Return codes of `run`; anything but [`OK`] comes with an error string.
+    //! Status codes returned by [`PluginTable::run`](crate::PluginTable::run); anything
+    //! but [`OK`] comes with an error string.
     /// Success: `RunOutput::tables` is filled.
     pub const OK: i32 = 0;
     /// The engine returned an error; `RunOutput::error` holds it as JSON (see `wire`).
