@@ -368,18 +368,47 @@ pub fn expand(exp: &Experiment) -> Result<Expanded, SpecErrors> {
                 let Some((ui, _)) = exp.stage(&inp.stage.value) else {
                     continue;
                 };
-                for &ii in &by_stage[ui] {
-                    let up = &instances[ii];
-                    let matches = up.coords.iter().all(|(a, v)| {
-                        if let Some((_, p)) = inp.pick.iter().find(|(p, _)| p == a) {
-                            same_value(&p.value, v)
-                        } else if let Some((_, c)) = coords.iter().find(|(c, _)| c == a) {
-                            same_value(c, v)
-                        } else {
-                            true
-                        }
-                    });
-                    if matches {
+                // U's instances are stored row-major over its axes: compute the flat
+                // index of each match directly (wildcards = gathered axes).
+                let up_axes = &stage_axes[ui];
+                let up_lens: Vec<usize> = up_axes
+                    .iter()
+                    .map(|a| axis_values.get(a.as_str()).map_or(0, |v| v.len()))
+                    .collect();
+                let mut fixed: Vec<Option<usize>> = Vec::with_capacity(up_axes.len());
+                let mut feasible = true;
+                for a in up_axes {
+                    let vals = axis_values.get(a.as_str()).copied().unwrap_or(&[]);
+                    let want = if let Some((_, p)) = inp.pick.iter().find(|(p, _)| p == a) {
+                        Some(&p.value)
+                    } else {
+                        coords.iter().find(|(c, _)| c == a).map(|(_, v)| v)
+                    };
+                    match want {
+                        Some(w) => match vals.iter().position(|v| same_value(v, w)) {
+                            Some(i) => fixed.push(Some(i)),
+                            None => feasible = false,
+                        },
+                        None => fixed.push(None),
+                    }
+                }
+                if !feasible {
+                    continue;
+                }
+                let free: Vec<usize> = (0..up_axes.len()).filter(|&d| fixed[d].is_none()).collect();
+                let n_free: usize = free.iter().map(|&d| up_lens[d]).product();
+                for f in 0..n_free {
+                    let mut rem = f;
+                    let mut pos = vec![0usize; up_axes.len()];
+                    for &d in free.iter().rev() {
+                        pos[d] = rem % up_lens[d];
+                        rem /= up_lens[d];
+                    }
+                    let mut flat = 0usize;
+                    for d in 0..up_axes.len() {
+                        flat = flat * up_lens[d] + fixed[d].unwrap_or(pos[d]);
+                    }
+                    if let Some(&ii) = by_stage[ui].get(flat) {
                         inputs.push(ii);
                         input_stage.push(k);
                     }
@@ -404,5 +433,170 @@ pub fn expand(exp: &Experiment) -> Result<Expanded, SpecErrors> {
     } else {
         errors.sort_by_key(|e| e.span().map(|s| s.start).unwrap_or(0));
         Err(SpecErrors(errors))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exp(text: &str) -> Experiment {
+        match crate::parse(SourceFile {
+            path: "t.toml".into(),
+            text: text.into(),
+        }) {
+            Ok(e) => e,
+            Err(e) => panic!(
+                "{:?}",
+                e.0.iter().map(|e| e.message.clone()).collect::<Vec<_>>()
+            ),
+        }
+    }
+
+    fn coords(i: &Instance) -> String {
+        i.coords
+            .iter()
+            .map(|(a, v)| format!("{a}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    const HEAD: &str =
+        "[experiment]\nname = \"t\"\n[sweep]\na = [1, 2]\nb = [\"x\", \"y\", \"z\"]\nc = [0.5]\n";
+
+    #[test]
+    fn cartesian_product_in_axis_order() {
+        // `b` is referenced before `a`, but axis order is [sweep] order; last axis fastest.
+        let e = exp(&format!(
+            "{HEAD}[stages.s]\nkind = \"k\"\np = \"${{b}}-${{a}}\"\n"
+        ));
+        let x = expand(&e).unwrap();
+        assert_eq!(x.stage_axes, vec![vec!["a".to_string(), "b".into()]]);
+        let got: Vec<String> = x.instances.iter().map(coords).collect();
+        assert_eq!(
+            got,
+            [
+                "a=1,b=\"x\"",
+                "a=1,b=\"y\"",
+                "a=1,b=\"z\"",
+                "a=2,b=\"x\"",
+                "a=2,b=\"y\"",
+                "a=2,b=\"z\""
+            ]
+        );
+        assert_eq!(x.instances[4].params["p"].value, Value::Str("y-2".into()));
+    }
+
+    #[test]
+    fn unused_axis_does_not_duplicate() {
+        let e = exp(&format!("{HEAD}[stages.s]\nkind = \"k\"\np = 3\n"));
+        let x = expand(&e).unwrap();
+        assert_eq!(x.instances.len(), 1);
+        assert!(x.instances[0].coords.is_empty());
+        assert_eq!(x.instances[0].params["p"].value, Value::Int(3));
+    }
+
+    #[test]
+    fn explicit_sweep_and_params_via_param() {
+        let e = exp(&format!(
+            "{HEAD}[params]\nq = \"${{a * 10}}\"\n[stages.s]\nkind = \"k\"\nsweep = [\"c\"]\np = \"${{q + 1}}\"\n"
+        ));
+        let x = expand(&e).unwrap();
+        assert_eq!(x.stage_axes, vec![vec!["a".to_string(), "c".into()]]);
+        let ps: Vec<&Value> = x.instances.iter().map(|i| &i.params["p"].value).collect();
+        assert_eq!(ps, [&Value::Int(11), &Value::Int(21)]);
+        assert!(e.params.is_empty(), "q depends on an axis");
+        assert_eq!(e.raw_params.len(), 1);
+    }
+
+    #[test]
+    fn inherited_axes_pick_and_gather() {
+        let e = exp(&format!(
+            "{HEAD}\
+             [stages.gen]\nkind = \"k\"\nv = \"${{a}}${{b}}\"\n\
+             [stages.train]\nkind = \"k\"\ninputs = [\"gen\"]\n\
+             [stages.picked]\nkind = \"k\"\ninputs = [{{ stage = \"gen\", pick = {{ a = 2.0 }} }}]\n\
+             [stages.sum]\nkind = \"k\"\ninputs = [\"train\"]\ngather = [\"b\"]\n"
+        ));
+        let x = expand(&e).unwrap();
+        assert_eq!(
+            x.stage_axes,
+            vec![
+                vec!["a".to_string(), "b".into()],
+                vec!["a".into(), "b".into()],
+                vec!["b".into()],
+                vec!["a".into()],
+            ]
+        );
+        // Topological order: every input precedes its user.
+        for (i, inst) in x.instances.iter().enumerate() {
+            assert!(inst.inputs.iter().all(|&j| j < i));
+            assert_eq!(inst.inputs.len(), inst.input_stage.len());
+        }
+        // train inherits gen's axes one-to-one.
+        for t in x.instances.iter().filter(|i| i.stage == 1) {
+            assert_eq!(t.inputs.len(), 1);
+            assert_eq!(x.instances[t.inputs[0]].coords, t.coords);
+        }
+        // picked: one instance per b, each reading gen at a = 2 (int axis, float pick).
+        let picked: Vec<&Instance> = x.instances.iter().filter(|i| i.stage == 2).collect();
+        assert_eq!(picked.len(), 3);
+        for p in &picked {
+            let g = &x.instances[p.inputs[0]];
+            assert_eq!(g.coords[0].1, Value::Int(2));
+            assert_eq!(g.coords[1], p.coords[0]);
+        }
+        // sum: one per a, gathering all three b values in axis order.
+        let sums: Vec<&Instance> = x.instances.iter().filter(|i| i.stage == 3).collect();
+        assert_eq!(sums.len(), 2);
+        let got: Vec<String> = sums[1]
+            .inputs
+            .iter()
+            .map(|&j| coords(&x.instances[j]))
+            .collect();
+        assert_eq!(got, ["a=2,b=\"x\"", "a=2,b=\"y\"", "a=2,b=\"z\""]);
+        assert_eq!(sums[1].input_stage, vec![0, 0, 0]);
+    }
+
+    #[test]
+    fn param_spans_point_at_values_and_keys() {
+        let text = format!("{HEAD}[stages.s]\nkind = \"k\"\nvalue = 7\n");
+        let e = exp(&text);
+        let x = expand(&e).unwrap();
+        let i = &x.instances[0];
+        assert_eq!(&text[i.params["value"].span.clone()], "7");
+        assert_eq!(&text[i.param_keys["value"].clone()], "value");
+        assert_eq!(&text[e.stages[0].span.clone()], "s");
+    }
+
+    #[test]
+    fn too_many_instances_is_an_error() {
+        let e = exp(
+            "[experiment]\nname = \"t\"\n[sweep]\na = { range = [0, 100000] }\nb = { range = [0, 100] }\n\
+             [stages.s]\nkind = \"k\"\nsweep = [\"a\", \"b\"]\n",
+        );
+        let err = expand(&e).unwrap_err();
+        assert_eq!(err.0[0].code, "spec::too-many-instances");
+    }
+
+    #[test]
+    fn cycles_are_all_found() {
+        let e = crate::parse(SourceFile {
+            path: "t.toml".into(),
+            text: "[experiment]\nname = \"t\"\n\
+                   [stages.a]\nkind = \"k\"\ninputs = [\"b\", \"c\"]\n\
+                   [stages.b]\nkind = \"k\"\ninputs = [\"a\"]\n\
+                   [stages.c]\nkind = \"k\"\ninputs = [\"a\"]\n"
+                .into(),
+        })
+        .unwrap_err();
+        let msgs: Vec<&str> = e.0.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(
+            msgs,
+            [
+                "the stage inputs form a cycle: a → b → a",
+                "the stage inputs form a cycle: a → c → a"
+            ]
+        );
     }
 }

@@ -451,15 +451,7 @@ fn parse_sweep(cx: &mut Ctx, key: &Spanned<String>, node: &Node) -> Vec<Axis> {
         }
         cx.broken.push(k.value.clone());
         if let Some(values) = axis_values(cx, k, v) {
-            let mut dup = None;
-            'outer: for (i, a) in values.iter().enumerate() {
-                for b in &values[..i] {
-                    if same_value(a, b) {
-                        dup = Some(a.clone());
-                        break 'outer;
-                    }
-                }
-            }
+            let dup = find_duplicate(&values);
             if let Some(d) = dup {
                 cx.err(
                     v.span.clone(),
@@ -479,6 +471,32 @@ fn parse_sweep(cx: &mut Ctx, key: &Spanned<String>, node: &Node) -> Vec<Axis> {
         }
     }
     axes
+}
+
+/// A value that occurs twice (ints and floats compare numerically), in O(n log n).
+fn find_duplicate(values: &[Value]) -> Option<Value> {
+    let rank = |v: &Value| match v {
+        Value::Int(_) | Value::Float(_) => 0,
+        Value::Str(_) => 1,
+        Value::Bool(_) => 2,
+        _ => 3,
+    };
+    let mut sorted: Vec<&Value> = values.iter().collect();
+    sorted.sort_by(|a, b| {
+        rank(a).cmp(&rank(b)).then_with(|| match (a, b) {
+            (Value::Int(x), Value::Int(y)) => x.cmp(y),
+            (Value::Str(x), Value::Str(y)) => x.cmp(y),
+            (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+            _ => a
+                .as_f64()
+                .unwrap_or(f64::NAN)
+                .total_cmp(&b.as_f64().unwrap_or(f64::NAN)),
+        })
+    });
+    sorted
+        .windows(2)
+        .find(|w| same_value(w[0], w[1]))
+        .map(|w| w[1].clone())
 }
 
 fn axis_values(cx: &mut Ctx, k: &Spanned<String>, v: &Node) -> Option<Vec<Value>> {
