@@ -332,7 +332,8 @@ pub fn expand(exp: &Experiment) -> Result<Expanded, SpecErrors> {
                     Ok(val) => {
                         local.insert(k.value.clone(), val);
                     }
-                    Err((e, base, whole)) => {
+                    Err(f) => {
+                        let (e, base, whole) = *f;
                         err(e, base, whole, format!("param `{}`", k.value), &mut errors)
                     }
                 }
@@ -352,13 +353,16 @@ pub fn expand(exp: &Experiment) -> Result<Expanded, SpecErrors> {
                     Ok(val) => {
                         params.insert(k.value.clone(), Spanned::new(val, v.span.clone()));
                     }
-                    Err((e, base, whole)) => err(
-                        e,
-                        base,
-                        whole,
-                        format!("param `{}` of stage `{}`", k.value, s.name),
-                        &mut errors,
-                    ),
+                    Err(f) => {
+                        let (e, base, whole) = *f;
+                        err(
+                            e,
+                            base,
+                            whole,
+                            format!("param `{}` of stage `{}`", k.value, s.name),
+                            &mut errors,
+                        )
+                    }
                 }
                 param_keys.insert(k.value.clone(), k.span.clone());
             }

@@ -745,7 +745,7 @@ fn list_axis(cx: &mut Ctx, name: &str, v: &Node, items: &[Node]) -> Option<Vec<V
 fn raw_value(
     cx: &mut Ctx,
     node: &Node,
-    known: &dyn Fn(&str) -> Result<(), (String, String)>,
+    known: &KnownFn<'_>,
     what: &str,
 ) -> Option<Spanned<RawValue>> {
     let v = match &node.kind {
@@ -955,7 +955,8 @@ fn parse_params(
                 values.insert(k.value.clone(), val.clone());
                 evaluated.push((k.value.clone(), Spanned::new(val, v.span.clone())));
             }
-            Err((e, base, whole)) => {
+            Err(f) => {
+                let (e, base, whole) = *f;
                 cx.expr_err(e, base, &whole, &format!("in param `{}`", k.value))
             }
         }
@@ -963,13 +964,17 @@ fn parse_params(
     (evaluated, raw)
 }
 
-/// Evaluate a raw value. On error: the expression error, the string's base offset and the
-/// string's span.
+/// An evaluation error: the expression error, the string's base offset and its span.
+pub(crate) type EvalFailure = Box<(ExprError, Option<usize>, Span)>;
+/// Checks whether a name may be used in an expression; on error: (label, help).
+type KnownFn<'a> = dyn Fn(&str) -> Result<(), (String, String)> + 'a;
+
+/// Evaluate a raw value.
 pub(crate) fn eval_raw(
     v: &RawValue,
     span: &Span,
     lookup: &dyn Fn(&str) -> Option<Value>,
-) -> Result<Value, (ExprError, Option<usize>, Span)> {
+) -> Result<Value, EvalFailure> {
     Ok(match v {
         RawValue::Bool(b) => Value::Bool(*b),
         RawValue::Int(i) => Value::Int(*i),
@@ -977,16 +982,16 @@ pub(crate) fn eval_raw(
         RawValue::Str(s) => Value::Str(s.clone()),
         RawValue::Template { template, base, .. } => template
             .eval(lookup)
-            .map_err(|e| (e, *base, span.clone()))?,
+            .map_err(|e| Box::new((e, *base, span.clone())))?,
         RawValue::List(l) => Value::List(
             l.iter()
                 .map(|x| eval_raw(&x.value, &x.span, lookup))
-                .collect::<Result<_, _>>()?,
+                .collect::<Result<_, EvalFailure>>()?,
         ),
         RawValue::Table(t) => Value::Table(
             t.iter()
                 .map(|(k, x)| Ok((k.value.clone(), eval_raw(&x.value, &x.span, lookup)?)))
-                .collect::<Result<_, _>>()?,
+                .collect::<Result<_, EvalFailure>>()?,
         ),
     })
 }
