@@ -122,10 +122,19 @@ impl Expr {
     /// Parse an expression.
     pub fn parse(text: &str) -> Result<Expr, ExprError> {
         let toks = lex(text)?;
+        if toks.len() > MAX_TOKENS {
+            let start = toks.get(MAX_TOKENS).map_or(0, |t| t.span.start);
+            return Err(ExprError::syntax(
+                start..text.len(),
+                format!("expression is too long (more than {MAX_TOKENS} tokens)"),
+                "too long",
+            ));
+        }
         let mut p = Parser {
             toks,
             pos: 0,
             end: text.len(),
+            depth: 0,
         };
         let e = p.expr()?;
         if let Some(t) = p.toks.get(p.pos) {
@@ -532,7 +541,14 @@ struct Parser {
     toks: Vec<Token>,
     pos: usize,
     end: usize,
+    depth: usize,
 }
+
+/// Longest expression accepted, in tokens (bounds the depth of the syntax tree).
+const MAX_TOKENS: usize = 512;
+
+/// Deepest nesting of parentheses / unary operators accepted (guards the stack).
+const MAX_DEPTH: usize = 64;
 
 impl Parser {
     fn peek(&self) -> Option<&Tok> {
@@ -550,7 +566,26 @@ impl Parser {
             .map(|t| t.span.clone())
             .unwrap_or(self.end..self.end)
     }
+    fn nested<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, ExprError>,
+    ) -> Result<T, ExprError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(ExprError::syntax(
+                self.here(),
+                "expression is nested too deeply",
+                format!("more than {MAX_DEPTH} levels of nesting"),
+            ));
+        }
+        self.depth += 1;
+        let r = f(self);
+        self.depth -= 1;
+        r
+    }
     fn expr(&mut self) -> Result<Expr, ExprError> {
+        self.nested(Self::expr_inner)
+    }
+    fn expr_inner(&mut self) -> Result<Expr, ExprError> {
         let mut lhs = self.term()?;
         while let Some(op) = self.peek_op(&["+", "-"]) {
             self.pos += 1;
@@ -578,6 +613,9 @@ impl Parser {
         Ok(lhs)
     }
     fn unary(&mut self) -> Result<Expr, ExprError> {
+        self.nested(Self::unary_inner)
+    }
+    fn unary_inner(&mut self) -> Result<Expr, ExprError> {
         if let Some(op) = self.peek_op(&["-", "+"]) {
             let start = self.here().start;
             self.pos += 1;

@@ -46,7 +46,12 @@ pub(crate) enum Kind {
     Datetime,
     Array(Vec<Node>),
     Table(Vec<(Spanned<String>, Node)>),
+    /// Arrays/tables nested deeper than [`MAX_NESTING`].
+    TooDeep,
 }
+
+/// Deepest nesting of arrays and tables accepted (guards the stack).
+pub const MAX_NESTING: usize = 32;
 
 impl Kind {
     fn type_name(&self) -> &'static str {
@@ -58,32 +63,41 @@ impl Kind {
             Kind::Datetime => "datetime",
             Kind::Array(_) => "array",
             Kind::Table(_) => "table",
+            Kind::TooDeep => "value nested too deeply",
         }
     }
 }
 
-fn convert(v: &DeValue<'_>, span: Span) -> Node {
+fn convert(v: &DeValue<'_>, span: Span, depth: usize) -> Node {
+    if depth > MAX_NESTING {
+        return Node {
+            kind: Kind::TooDeep,
+            span,
+        };
+    }
     let kind = match v {
         DeValue::String(s) => Kind::Str(s.to_string()),
         DeValue::Integer(i) => Kind::Int(i64::from_str_radix(i.as_str(), i.radix()).ok()),
         DeValue::Float(f) => Kind::Float(f.as_str().replace('_', "").parse::<f64>().ok()),
         DeValue::Boolean(b) => Kind::Bool(*b),
         DeValue::Datetime(_) => Kind::Datetime,
-        DeValue::Array(a) => {
-            Kind::Array(a.iter().map(|x| convert(x.get_ref(), x.span())).collect())
-        }
-        DeValue::Table(t) => Kind::Table(convert_table(t)),
+        DeValue::Array(a) => Kind::Array(
+            a.iter()
+                .map(|x| convert(x.get_ref(), x.span(), depth + 1))
+                .collect(),
+        ),
+        DeValue::Table(t) => Kind::Table(convert_table(t, depth + 1)),
     };
     Node { kind, span }
 }
 
-fn convert_table(t: &DeTable<'_>) -> Vec<(Spanned<String>, Node)> {
+fn convert_table(t: &DeTable<'_>, depth: usize) -> Vec<(Spanned<String>, Node)> {
     let mut entries: Vec<(Spanned<String>, Node)> = t
         .iter()
         .map(|(k, v)| {
             (
                 Spanned::new(k.get_ref().to_string(), k.span()),
-                convert(v.get_ref(), v.span()),
+                convert(v.get_ref(), v.span(), depth),
             )
         })
         .collect();
@@ -203,7 +217,7 @@ pub fn parse(source: SourceFile) -> Result<Experiment, SpecErrors> {
         declared: Vec::new(),
     };
     let root = match DeTable::parse(&src.text) {
-        Ok(t) => convert_table(t.get_ref()),
+        Ok(t) => convert_table(t.get_ref(), 0),
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
             let msg = e.message().trim().to_string();
@@ -769,6 +783,16 @@ fn raw_value(
                 "invalid float",
                 "not representable",
                 Some("write a finite float such as `1.5e-3`".into()),
+            );
+            return None;
+        }
+        Kind::TooDeep => {
+            cx.err(
+                node.span.clone(),
+                "spec::too-deep",
+                format!("{what}: arrays/tables nested more than {MAX_NESTING} levels deep"),
+                "nested too deeply",
+                Some("flatten the value".into()),
             );
             return None;
         }
