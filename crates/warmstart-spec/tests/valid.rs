@@ -69,3 +69,66 @@ fn sweep_example() {
         "{a = [66, \"x-0.0\"]}"
     );
 }
+
+#[test]
+fn minimal_example_keeps_file_order() {
+    let exp = load(&dir().join("tests/valid/minimal.toml")).expect("valid");
+    let names: Vec<&str> = exp.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["zeta", "alpha"]);
+    assert_eq!(exp.seed, 0);
+    assert_eq!(exp.stages[1].gpu, Some(Value::Int(1)));
+    assert_eq!(exp.stages[1].threads, Some(4));
+    assert_eq!(exp.stages[1].description, "second stage");
+    let x = expand(&exp).expect("expands");
+    assert_eq!(x.instances.len(), 2);
+    assert_eq!(x.instances[0].stage, 0);
+    assert_eq!(x.instances[1].inputs, vec![0]);
+    assert_eq!(
+        x.instances[0].params["value"].value,
+        Value::Str("hello ${not-an-expression}".into())
+    );
+}
+
+#[test]
+fn axis_forms_example() {
+    let exp = load(&dir().join("tests/valid/forms.toml")).expect("valid");
+    let axes: Vec<(&str, Vec<String>)> = exp
+        .axes
+        .iter()
+        .map(|a| {
+            (
+                a.name.as_str(),
+                a.values.iter().map(|v| v.to_string()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        axes,
+        vec![
+            (
+                "delta",
+                vec!["0.01".to_string(), "0.1".into(), "1.0".into()]
+            ),
+            ("mode", vec!["\"fast\"".into(), "\"slow\"".into()]),
+            ("k", vec!["10".into(), "5".into()]),
+        ]
+    );
+    assert_eq!(exp.params[1].1.value, Value::Float(5.0));
+    let x = expand(&exp).expect("expands");
+    assert_eq!(x.stage_axes[0], ["delta", "mode", "k"]);
+    assert_eq!(x.stage_axes[1], ["k"]);
+    let gen_last = x.instances.iter().rfind(|i| i.stage == 0).expect("gen");
+    assert_eq!(gen_last.params["x"].value, Value::Float(10.0));
+    assert_eq!(gen_last.params["tag"].value, Value::Str("slow".into()));
+    assert_eq!(
+        gen_last.params["list"].value,
+        Value::List(vec![Value::Int(25), Value::Float(1.5), Value::Bool(true)])
+    );
+    for b in x.instances.iter().filter(|i| i.stage == 1) {
+        assert_eq!(b.inputs.len(), 1);
+        let g = &x.instances[b.inputs[0]];
+        assert_eq!(g.coords[0].1, Value::Float(1.0));
+        assert_eq!(g.coords[1].1, Value::Str("slow".into()));
+        assert_eq!(g.coords[2], b.coords[0]);
+    }
+}
