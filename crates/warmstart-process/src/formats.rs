@@ -6,6 +6,7 @@
 //! all integers → Int64, all numbers → Float64, all `true`/`false` → Boolean, else Utf8;
 //! an empty CSV field or a JSON `null`/missing key is a null.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
@@ -254,27 +255,54 @@ pub fn to_jsonl(batch: &RecordBatch) -> Result<String, String> {
     let schema = batch.schema();
     let mut out = String::new();
     for r in 0..batch.num_rows() {
-        let obj: serde_json::Map<String, serde_json::Value> = schema
-            .fields()
-            .iter()
-            .zip(&cols)
-            .map(|(f, c)| {
-                let v = match &c[r] {
-                    Cell::Null => serde_json::Value::Null,
-                    Cell::Int(i) => (*i).into(),
-                    Cell::Float(x) => serde_json::Number::from_f64(*x)
-                        .map(serde_json::Value::Number)
-                        .unwrap_or(serde_json::Value::Null),
-                    Cell::Bool(b) => (*b).into(),
-                    Cell::Str(s) => s.clone().into(),
-                };
-                (f.name().clone(), v)
-            })
-            .collect();
-        out.push_str(&serde_json::Value::Object(obj).to_string());
-        out.push('\n');
+        // Written by hand to keep the column order (serde_json maps sort their keys).
+        out.push('{');
+        for (i, (f, c)) in schema.fields().iter().zip(&cols).enumerate() {
+            let v = match &c[r] {
+                Cell::Null => serde_json::Value::Null,
+                Cell::Int(i) => (*i).into(),
+                Cell::Float(x) => serde_json::Number::from_f64(*x)
+                    .map(serde_json::Value::Number)
+                    .unwrap_or(serde_json::Value::Null),
+                Cell::Bool(b) => (*b).into(),
+                Cell::Str(s) => s.clone().into(),
+            };
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&serde_json::Value::String(f.name().clone()).to_string());
+            out.push(':');
+            out.push_str(&v.to_string());
+        }
+        out.push_str("}\n");
     }
     Ok(out)
+}
+
+/// A JSON object with its keys in file order.
+struct OrderedObject(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for OrderedObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = OrderedObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<OrderedObject, A::Error> {
+                let mut v = Vec::new();
+                while let Some(kv) = m.next_entry::<String, serde_json::Value>()? {
+                    v.push(kv);
+                }
+                Ok(OrderedObject(v))
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 /// Split CSV text into records of (field, was_quoted).
@@ -432,22 +460,19 @@ pub fn from_csv(text: &str) -> Result<RecordBatch, String> {
 /// Parse JSON Lines: one flat object per line; columns in order of first appearance.
 pub fn from_jsonl(text: &str) -> Result<RecordBatch, String> {
     let mut names: Vec<String> = Vec::new();
-    let mut rows: Vec<serde_json::Map<String, serde_json::Value>> = Vec::new();
+    let mut rows: Vec<BTreeMap<String, serde_json::Value>> = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let v: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1))?;
-        let serde_json::Value::Object(o) = v else {
-            return Err(format!("line {}: expected a JSON object", i + 1));
-        };
-        for k in o.keys() {
+        let OrderedObject(o) = serde_json::from_str(line)
+            .map_err(|e| format!("line {}: expected a flat JSON object: {e}", i + 1))?;
+        for (k, _) in &o {
             if !names.contains(k) {
                 names.push(k.clone());
             }
         }
-        rows.push(o);
+        rows.push(o.into_iter().collect());
     }
     let cols = names
         .iter()
