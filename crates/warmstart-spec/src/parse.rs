@@ -879,7 +879,7 @@ fn name_help(name: &str, params: &[&str], axes: &[Axis]) -> String {
         .chain(axes.iter().map(|a| a.name.as_str()))
         .collect();
     let list = if cands.is_empty() {
-        "there are no [params] entries or [sweep] axes".to_string()
+        "there are no usable [params] entries or [sweep] axes".to_string()
     } else {
         format!("known names: {}", cands.join(", "))
     };
@@ -1031,10 +1031,10 @@ fn parse_stages(
     let Some((key, node)) = stages else {
         if !quiet {
             cx.err(
-                0..0,
+                cx.src.text.len()..cx.src.text.len(),
                 "spec::no-stages",
                 "the experiment has no stages",
-                "no [stages.NAME] table in this file",
+                "no [stages.NAME] table in this file; add one here",
                 Some(format!("add at least one stage, e.g.\n{stage_help}")),
             );
         }

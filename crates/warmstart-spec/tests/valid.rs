@@ -132,3 +132,16 @@ fn axis_forms_example() {
         assert_eq!(g.coords[2], b.coords[0]);
     }
 }
+
+#[test]
+fn unreadable_file_is_a_spec_error() {
+    let err = load(Path::new("does/not/exist.toml")).expect_err("missing file");
+    assert_eq!(err.0.len(), 1);
+    assert_eq!(err.0[0].code, "spec::io");
+    assert_eq!(err.to_string(), "1 error in does/not/exist.toml");
+    let mut out = String::new();
+    miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+        .render_report(&mut out, &err)
+        .expect("renders");
+    assert!(out.contains("cannot read experiment file does/not/exist.toml"));
+}
