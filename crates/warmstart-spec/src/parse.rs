@@ -1030,11 +1030,16 @@ fn parse_stages(
     let stage_help = "[stages.gen]\nkind = \"echo\"";
     let Some((key, node)) = stages else {
         if !quiet {
+            let end = cx.src.text.trim_end().len();
+            let start = cx.src.text[..end]
+                .char_indices()
+                .next_back()
+                .map_or(0, |(i, _)| i);
             cx.err(
-                cx.src.text.len()..cx.src.text.len(),
+                start..end,
                 "spec::no-stages",
                 "the experiment has no stages",
-                "no [stages.NAME] table in this file; add one here",
+                "the file ends here without a [stages.NAME] table",
                 Some(format!("add at least one stage, e.g.\n{stage_help}")),
             );
         }
