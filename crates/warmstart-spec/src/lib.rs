@@ -1,7 +1,7 @@
 //! Experiment files: TOML text → validated [`Experiment`] → expanded stage [`Instance`]s.
 //!
 //! This crate is the front end of warmstart. It knows nothing of engines or the cache:
-//! [`parse`]/[`load`] read and validate a file, [`expand`] turns the sweep into stage
+//! [`parse()`]/[`load`] read and validate a file, [`expand()`] turns the sweep into stage
 //! instances, and [`json_schema`] describes the format for editors. Every problem is a
 //! [`SpecError`] pointing into the file (`path:line:col`, a label, and a `help` saying how
 //! to fix it); all problems found are returned together as [`SpecErrors`].
@@ -71,7 +71,7 @@
 //! A stage's axes are the axes referenced by its params (directly, or through a
 //! `[params]` entry that references an axis), plus its `sweep` list, plus the axes of its
 //! inputs (minus the axes an input `pick`s), minus its `gather` axes — always in `[sweep]`
-//! order. [`expand`] makes one instance per point of the cartesian product of a stage's
+//! order. [`expand()`] makes one instance per point of the cartesian product of a stage's
 //! axes (the last axis varies fastest); a stage that uses no axis has one instance.
 //!
 //! For each input stage `U` (axes `A_U` after the pick), an instance with coordinates `C`
