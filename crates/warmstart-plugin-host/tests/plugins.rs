@@ -10,8 +10,9 @@ use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, String
 use warmstart_engine::{Engine, EngineError, NamedTable, Params, StageInput, StageRequest, Value};
 use warmstart_plugin_host::{PluginEngine, PluginError, describe};
 
-const CRATES: [&str; 4] = [
+const CRATES: [&str; 5] = [
     "warmstart-plugin-ridge",
+    "warmstart-plugin-loss",
     "warmstart-plugin-fault",
     "warmstart-plugin-fault-abi",
     "warmstart-plugin-fault-nosymbol",
@@ -152,6 +153,32 @@ fn ridge_plugin_loads_and_runs() {
     assert_eq!(key[0].0, "plugin_blake3");
     let bytes = std::fs::read(lib("warmstart-plugin-ridge")).unwrap();
     assert_eq!(key[0].1, blake3::hash(&bytes).to_hex().to_string());
+}
+
+#[test]
+fn loss_plugin_loads_and_runs() {
+    let e = PluginEngine::load(lib("warmstart-plugin-loss")).unwrap();
+    assert_eq!(e.info().kinds[0].name, "reverse-ce-head");
+    let req = with_defaults(
+        &e,
+        request("reverse-ce-head", &[("n_train", Value::Int(500))]),
+    );
+    let out = e.run(&req).unwrap();
+    let b = &out.tables[0].batch;
+    assert_eq!(b.num_rows(), 2);
+    let loss = b.column_by_name("loss").unwrap();
+    let loss = loss.as_any().downcast_ref::<StringArray>().unwrap();
+    assert_eq!((loss.value(0), loss.value(1)), ("bce", "reverse-ce"));
+    let acc = b.column_by_name("test_acc").unwrap();
+    let acc = acc.as_any().downcast_ref::<Float64Array>().unwrap();
+    assert!(
+        acc.values().iter().all(|a| *a > 0.6 && *a <= 1.0),
+        "{acc:?}"
+    );
+    // A param the plugin itself rejects (the schema allows it; the plugin does not).
+    let mut bad = req.clone();
+    bad.params.insert("loss".into(), Value::Str("mse".into()));
+    assert!(matches!(e.run(&bad), Err(EngineError::Param { name, .. }) if name == "loss"));
 }
 
 #[test]
