@@ -107,7 +107,10 @@ fn fault(mode: &str) -> (PluginEngine, StageRequest) {
 
 fn failed_message(r: Result<warmstart_engine::StageOutput, EngineError>) -> String {
     match r {
-        Err(EngineError::Failed(m)) => m,
+        Err(EngineError::Failed(m)) => {
+            eprintln!("message: {m}");
+            m
+        }
         other => panic!("expected a Failed error, got {other:?}"),
     }
 }
@@ -221,6 +224,7 @@ fn fault_missing_file() {
     let err = PluginEngine::load("/nonexistent/libnothing.so").unwrap_err();
     assert!(matches!(err, PluginError::NotFound { .. }));
     let m = err.to_string();
+    eprintln!("message: {m}");
     assert!(
         m.contains("/nonexistent/libnothing.so") && m.contains("Build the plugin"),
         "{m}"
@@ -235,6 +239,7 @@ fn fault_not_a_shared_library() {
     let err = PluginEngine::load(&p).unwrap_err();
     assert!(matches!(err, PluginError::NotALibrary { .. }), "{err:?}");
     let m = err.to_string();
+    eprintln!("message: {m}");
     assert!(m.contains("libfake.so") && m.contains("cdylib"), "{m}");
 }
 
@@ -243,6 +248,7 @@ fn fault_missing_symbol() {
     let err = PluginEngine::load(lib("warmstart-plugin-fault-nosymbol")).unwrap_err();
     assert!(matches!(err, PluginError::MissingSymbol { .. }), "{err:?}");
     let m = err.to_string();
+    eprintln!("message: {m}");
     assert!(
         m.contains("warmstart_plugin_v1") && m.contains("export_plugin!"),
         "{m}"
@@ -263,6 +269,7 @@ fn fault_wrong_abi_version() {
         other => panic!("expected AbiMismatch, got {other:?}"),
     }
     let m = err.to_string();
+    eprintln!("message: {m}");
     assert!(
         m.contains("fault_abi") && m.contains("Rebuild the plugin"),
         "{m}"
@@ -325,8 +332,21 @@ fn fault_output_not_a_struct_array() {
 fn fault_malformed_arrow_output() {
     let (e, req) = fault("bad-arrow");
     let m = failed_message(e.run(&req));
-    assert!(m.contains("not a valid Arrow table"), "{m}");
-    assert!(m.contains("fault"), "{m}");
+    assert!(
+        m.contains("not a valid Arrow table") && m.contains("UTF8"),
+        "{m}"
+    );
+    assert!(m.contains("libwarmstart_plugin_fault"), "{m}");
+}
+
+#[test]
+fn fault_struct_longer_than_its_columns() {
+    let (e, req) = fault("bad-length");
+    let m = failed_message(e.run(&req));
+    assert!(
+        m.contains("not a valid Arrow table") && m.contains("bug in the plugin"),
+        "{m}"
+    );
 }
 
 #[test]

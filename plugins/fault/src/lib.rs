@@ -6,7 +6,8 @@
 //! * `reject` — rejects param `level` (a param error);
 //! * `bad-name` — returns a table named `Bad Name`;
 //! * `not-struct` — returns a top-level Int64 array instead of a struct array;
-//! * `bad-arrow` — returns a struct array whose Utf8 column has offsets past its data.
+//! * `bad-arrow` — returns a struct array whose Utf8 column holds invalid UTF-8;
+//! * `bad-length` — returns a struct array longer than its column.
 //!
 //! The last two cannot be produced through the SDK (it only exports well-formed batches),
 //! so this plugin wraps the SDK's `run` and corrupts its output afterwards.
@@ -102,7 +103,7 @@ fn corrupt(
     let data = match mode {
         "not-struct" => Int64Array::from(vec![1, 2, 3]).to_data(),
         "bad-arrow" => {
-            // A Utf8 child with 1 row whose offsets point 100 bytes into a 2-byte buffer.
+            // A Utf8 column whose one value is not UTF-8 (offsets in bounds).
             let child = unsafe {
                 ArrayData::new_unchecked(
                     DataType::Utf8,
@@ -111,28 +112,38 @@ fn corrupt(
                     None,
                     0,
                     vec![
-                        Buffer::from_slice_ref([0i32, 100]),
-                        Buffer::from_slice_ref(b"ab"),
+                        Buffer::from_slice_ref([0i32, 2]),
+                        Buffer::from_slice_ref([0xffu8, 0xfe]),
                     ],
                     vec![],
                 )
             };
-            let fields = Fields::from(vec![Field::new("s", DataType::Utf8, false)]);
-            unsafe {
-                ArrayData::new_unchecked(
-                    DataType::Struct(fields),
-                    1,
-                    None,
-                    None,
-                    0,
-                    vec![],
-                    vec![child],
-                )
-            }
+            struct_of(child, 1)
+        }
+        "bad-length" => {
+            // A struct array of 3 rows whose only column has 1 row.
+            struct_of(Int64Array::from(vec![1]).to_data(), 3)
         }
         _ => return None,
     };
     to_ffi(&data).ok()
+}
+
+/// A one-column struct array of `len` rows, unchecked.
+fn struct_of(child: ArrayData, len: usize) -> ArrayData {
+    let fields = Fields::from(vec![Field::new("c", child.data_type().clone(), false)]);
+    // SAFETY: deliberately unchecked; the host must catch the inconsistency.
+    unsafe {
+        ArrayData::new_unchecked(
+            DataType::Struct(fields),
+            len,
+            None,
+            None,
+            0,
+            vec![],
+            vec![child],
+        )
+    }
 }
 
 unsafe extern "C" fn run_with_faults(req: *const RunRequest, out: *mut RunOutput) -> i32 {
