@@ -436,6 +436,34 @@ impl Engine for PluginEngine {
     }
 }
 
+/// Resolve the `path` an experiment gives for a plugin.
+///
+/// A relative path is relative to `base_dir` (the experiment file's directory). If the
+/// resulting file does not exist and its name has no extension, the platform's library
+/// naming is tried in the same directory, so an experiment can say
+/// `path = "target/release/warmstart_plugin_ridge"` on every OS (→ `libwarmstart_plugin_ridge.so`
+/// on Linux, `.dylib` on macOS, `warmstart_plugin_ridge.dll` on Windows). The result is
+/// returned even if nothing exists, so that [`PluginEngine::load`] reports it.
+pub fn resolve_plugin_path(base_dir: Option<&Path>, declared: impl AsRef<Path>) -> PathBuf {
+    use std::env::consts::{DLL_PREFIX, DLL_SUFFIX};
+    let declared = declared.as_ref();
+    let path = match base_dir {
+        Some(b) if declared.is_relative() => b.join(declared),
+        _ => declared.to_path_buf(),
+    };
+    if path.exists() || path.extension().is_some() {
+        return path;
+    }
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return path;
+    };
+    let candidates = [
+        path.with_file_name(format!("{DLL_PREFIX}{name}{DLL_SUFFIX}")),
+        path.with_file_name(format!("{name}{DLL_SUFFIX}")),
+    ];
+    candidates.into_iter().find(|c| c.is_file()).unwrap_or(path)
+}
+
 /// A human-readable description of the plugin at `path` (for `warmstart plugins check`):
 /// loads it with every check [`PluginEngine::load`] does and lists its kinds and params.
 pub fn describe(path: impl AsRef<Path>) -> Result<String, PluginError> {

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use warmstart_engine::{Engine, EngineError, NamedTable, Params, StageInput, StageRequest, Value};
-use warmstart_plugin_host::{PluginEngine, PluginError, describe};
+use warmstart_plugin_host::{PluginEngine, PluginError, describe, resolve_plugin_path};
 
 const CRATES: [&str; 5] = [
     "warmstart-plugin-ridge",
@@ -374,4 +374,17 @@ fn many_threads_share_one_engine() {
         .collect();
     let got: Vec<i64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     assert_eq!(got, vec![0, 1, 2, 3]);
+}
+
+#[test]
+fn plugin_paths_resolve_relative_to_the_experiment_and_without_platform_naming() {
+    let so = lib("warmstart-plugin-ridge");
+    let dir = so.parent().unwrap();
+    let stem = so.file_stem().unwrap().to_str().unwrap();
+    let bare = stem.strip_prefix(std::env::consts::DLL_PREFIX).unwrap();
+    assert_eq!(resolve_plugin_path(Some(dir), bare), so);
+    assert_eq!(resolve_plugin_path(Some(dir), so.file_name().unwrap()), so);
+    assert_eq!(resolve_plugin_path(Some(Path::new("/elsewhere")), so), so);
+    let missing = resolve_plugin_path(Some(dir), "no-such-plugin");
+    assert_eq!(missing, dir.join("no-such-plugin"));
 }
