@@ -1,6 +1,6 @@
 //! Example warmstart plugin: an alternative fine-tuning loss.
 //!
-//! Kind `reverse-ce-head`. Data: a planted concept, x ~ N(0, I_d), y = 1[xᵀw* > 0]. A weak
+//! Kind `reverse-ce-head`. Data: a planted concept, x ~ N(0, I_d), y = 𝟙(xᵀw* > 0). A weak
 //! supervisor sees a direction of correlation `rho` with w* and emits *soft* labels
 //! p = σ(`sharpness` · xᵀw_weak). A logistic head (linear in x, full-batch gradient descent
 //! with L2) is trained on the weak soft labels with
