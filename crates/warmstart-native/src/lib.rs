@@ -8,6 +8,7 @@
 //! know nothing of TOML, the cache or the scheduler.
 
 pub mod echo;
+pub mod synth;
 
 use warmstart_engine::{Engine, EngineError, EngineInfo, KindSpec, StageOutput, StageRequest};
 
@@ -16,9 +17,21 @@ use warmstart_engine::{Engine, EngineError, EngineInfo, KindSpec, StageOutput, S
 pub const NATIVE_VERSION: &str = "0.1.0";
 
 type RunFn = fn(&StageRequest) -> Result<StageOutput, EngineError>;
+type SpecFn = fn() -> KindSpec;
 
 /// Every native kind: (spec, implementation).
-const KINDS: &[(fn() -> KindSpec, RunFn)] = &[(echo::spec, echo::run)];
+const KINDS: &[(SpecFn, RunFn)] = &[
+    (echo::spec, echo::run),
+    (synth::generate::spec, synth::generate::run),
+    (synth::pretrain::spec, synth::pretrain::run),
+    (synth::weak_label::spec, synth::weak_label::run),
+    (synth::finetune::spec, synth::finetune::run),
+    (synth::evaluate::spec, synth::evaluate::run),
+    (synth::landscape::spec, synth::landscape::run),
+    (synth::ridge::spec, synth::ridge::run),
+    (synth::aggregate::spec, synth::aggregate::run),
+    (synth::plot::spec, synth::plot::run),
+];
 
 /// The built-in engine, id `native`.
 pub struct NativeEngine {

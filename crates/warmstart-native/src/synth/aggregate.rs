@@ -1,0 +1,395 @@
+//! `aggregate`: gathers the instances of a sweep into tables whose columns are the sweep
+//! coordinates.
+//!
+//! Inputs: any number of stage instances (typically a gathered `finetune`). For each input,
+//! the table named `table` (default `trajectory`) is read. Output tables:
+//! - `rows`: every row of every input's table, prefixed by `stage` (Utf8) and one column per
+//!   sweep axis (Float64 for numeric coordinates, Boolean, else Utf8); only Float64, Int64,
+//!   Boolean and Utf8 columns are carried (vectors are dropped);
+//! - `summary` (when the table has `dist2`, `risk`, `weak_risk`, `weak_dist2`): one row per
+//!   input: stage, coordinates, final_dist2, min_dist2, final_risk, min_risk, weak_risk,
+//!   weak_dist2, w2sg (= final_risk < weak_risk), t_below (first `t` — or `step` — where
+//!   dist2 < weak_dist2; NaN if never), t_back (first later point where dist2 ≥ weak_dist2
+//!   again; NaN if never);
+//! - `crossings` (when `axis` is set and `summary` exists): per group of the other
+//!   coordinates, the linearly interpolated values of `axis` where final_risk − weak_risk
+//!   changes sign: group, axis, crossing, to_success (true when W2SG holds above it).
+
+use std::collections::BTreeMap;
+
+use arrow_array::{Array, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use warmstart_engine::{
+    Determinism, EngineError, KindSpec, ParamSpec, StageOutput, StageRequest, Value,
+};
+
+use super::common::{Col, batch, col_f64, table};
+
+pub fn spec() -> KindSpec {
+    KindSpec {
+        name: "aggregate".into(),
+        doc: "Gather sweep instances: all rows with coordinates, per-instance final/min error and W2SG success, and crossing points along an axis.".into(),
+        params: vec![
+            ParamSpec::string("table", "Input table to gather.").default("trajectory"),
+            ParamSpec::string("axis", "Sweep axis along which to locate W2SG crossings (\"\" = none).").default(""),
+        ],
+        determinism: Determinism::Deterministic,
+        min_inputs: 1,
+        max_inputs: None,
+    }
+}
+
+/// The column form of a coordinate value.
+fn coord_text(v: &Value) -> String {
+    match v {
+        Value::Str(s) => s.clone(),
+        v => v.to_string(),
+    }
+}
+
+/// One column per axis: Float64 if every value is numeric, Boolean if every value is a
+/// boolean, else Utf8. `per_row[k]` = the coordinates of output row k.
+fn coord_columns(axes: &[String], per_row: &[&[(String, Value)]]) -> Vec<(String, Col)> {
+    axes.iter()
+        .map(|axis| {
+            let vals: Vec<Option<&Value>> = per_row
+                .iter()
+                .map(|c| c.iter().find(|(a, _)| a == axis).map(|(_, v)| v))
+                .collect();
+            let col = if vals.iter().all(|v| v.and_then(Value::as_f64).is_some()) {
+                Col::F64(
+                    vals.iter()
+                        .map(|v| v.and_then(Value::as_f64).unwrap_or(f64::NAN))
+                        .collect(),
+                )
+            } else if vals.iter().all(|v| v.and_then(Value::as_bool).is_some()) {
+                Col::Bool(
+                    vals.iter()
+                        .map(|v| v.and_then(Value::as_bool).unwrap_or(false))
+                        .collect(),
+                )
+            } else {
+                Col::Str(
+                    vals.iter()
+                        .map(|v| v.map(coord_text).unwrap_or_default())
+                        .collect(),
+                )
+            };
+            (axis.clone(), col)
+        })
+        .collect()
+}
+
+fn scalar_columns(b: &RecordBatch) -> Vec<String> {
+    b.schema()
+        .fields()
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.data_type(),
+                arrow_schema::DataType::Float64
+                    | arrow_schema::DataType::Int64
+                    | arrow_schema::DataType::Boolean
+                    | arrow_schema::DataType::Utf8
+            )
+        })
+        .map(|f| f.name().clone())
+        .collect()
+}
+
+fn append(col: &mut Col, arr: &dyn Array, name: &str) -> Result<(), EngineError> {
+    let bad = || EngineError::Input(format!("column `{name}` changes type between inputs"));
+    match col {
+        Col::F64(v) => {
+            let a = arr
+                .as_any()
+                .downcast_ref::<Float64Array>()
+                .ok_or_else(bad)?;
+            v.extend((0..a.len()).map(|i| if a.is_valid(i) { a.value(i) } else { f64::NAN }));
+        }
+        Col::I64(v) => {
+            let a = arr.as_any().downcast_ref::<Int64Array>().ok_or_else(bad)?;
+            v.extend((0..a.len()).map(|i| a.value(i)));
+        }
+        Col::Bool(v) => {
+            let a = arr
+                .as_any()
+                .downcast_ref::<BooleanArray>()
+                .ok_or_else(bad)?;
+            v.extend((0..a.len()).map(|i| a.value(i)));
+        }
+        Col::Str(v) => {
+            let a = arr.as_any().downcast_ref::<StringArray>().ok_or_else(bad)?;
+            v.extend((0..a.len()).map(|i| a.value(i).to_string()));
+        }
+    }
+    Ok(())
+}
+
+fn empty_like(arr: &dyn Array) -> Col {
+    match arr.data_type() {
+        arrow_schema::DataType::Float64 => Col::F64(Vec::new()),
+        arrow_schema::DataType::Int64 => Col::I64(Vec::new()),
+        arrow_schema::DataType::Boolean => Col::Bool(Vec::new()),
+        _ => Col::Str(Vec::new()),
+    }
+}
+
+struct Summary {
+    final_dist2: f64,
+    min_dist2: f64,
+    final_risk: f64,
+    min_risk: f64,
+    weak_risk: f64,
+    weak_dist2: f64,
+    t_below: f64,
+    t_back: f64,
+}
+
+fn summarize(b: &RecordBatch) -> Result<Option<Summary>, EngineError> {
+    let has = |c: &str| b.column_by_name(c).is_some();
+    if !(has("dist2") && has("risk") && has("weak_risk") && has("weak_dist2")) || b.num_rows() == 0
+    {
+        return Ok(None);
+    }
+    let dist2 = col_f64(b, "dist2")?;
+    let risk = col_f64(b, "risk")?;
+    let weak_risk = col_f64(b, "weak_risk")?[0];
+    let weak_dist2 = col_f64(b, "weak_dist2")?[0];
+    let time = if has("t") {
+        col_f64(b, "t")?
+    } else if has("step") {
+        col_f64(b, "step")?
+    } else {
+        (0..b.num_rows()).map(|i| i as f64).collect()
+    };
+    let below = dist2.iter().position(|&x| x < weak_dist2);
+    let back = below.and_then(|k| {
+        dist2[k..]
+            .iter()
+            .position(|&x| x >= weak_dist2)
+            .map(|j| k + j)
+    });
+    let n = dist2.len();
+    let minf = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+    Ok(Some(Summary {
+        final_dist2: dist2[n - 1],
+        min_dist2: minf(&dist2),
+        final_risk: risk[n - 1],
+        min_risk: minf(&risk),
+        weak_risk,
+        weak_dist2,
+        t_below: below.map_or(f64::NAN, |k| time[k]),
+        t_back: back.map_or(f64::NAN, |k| time[k]),
+    }))
+}
+
+pub fn run(req: &StageRequest) -> Result<StageOutput, EngineError> {
+    let name = req.str("table")?;
+    let mut axes: Vec<String> = Vec::new();
+    for input in &req.inputs {
+        for (a, _) in &input.coords {
+            if !axes.contains(a) {
+                axes.push(a.clone());
+            }
+        }
+    }
+    let inputs: Vec<(&warmstart_engine::StageInput, &RecordBatch)> = req
+        .inputs
+        .iter()
+        .filter_map(|i| i.table(Some(name)).map(|t| (i, t)))
+        .collect();
+    if inputs.is_empty() {
+        return Err(EngineError::Input(format!("no input has a `{name}` table")));
+    }
+    // rows
+    let cols = scalar_columns(inputs[0].1);
+    let mut data: Vec<Col> = cols
+        .iter()
+        .map(|c| {
+            empty_like(
+                inputs[0]
+                    .1
+                    .column_by_name(c)
+                    .map(|a| a.as_ref())
+                    .unwrap_or(&Float64Array::from(Vec::<f64>::new())),
+            )
+        })
+        .collect();
+    let mut row_coords: Vec<&[(String, Value)]> = Vec::new();
+    let mut stages = Vec::new();
+    for (input, t) in &inputs {
+        for (c, col) in cols.iter().zip(data.iter_mut()) {
+            let arr = t.column_by_name(c).ok_or_else(|| {
+                EngineError::Input(format!("input `{}` lacks column `{c}`", input.stage))
+            })?;
+            append(col, arr.as_ref(), c)?;
+        }
+        for _ in 0..t.num_rows() {
+            row_coords.push(&input.coords);
+            stages.push(input.stage.clone());
+        }
+    }
+    let mut rows_cols = vec![("stage".to_string(), Col::Str(stages))];
+    rows_cols.extend(coord_columns(&axes, &row_coords));
+    rows_cols.extend(
+        cols.into_iter()
+            .zip(data)
+            .filter(|(c, _)| !axes.contains(c) && c != "stage"),
+    );
+    let mut out = StageOutput::default();
+    out.push("rows", batch(rows_cols)?);
+
+    // summary
+    let mut sums = Vec::new();
+    for (input, t) in &inputs {
+        match summarize(t)? {
+            Some(s) => sums.push((*input, s)),
+            None => {
+                sums.clear();
+                break;
+            }
+        }
+    }
+    if sums.is_empty() {
+        return Ok(out);
+    }
+    let coords: Vec<&[(String, Value)]> = sums.iter().map(|(i, _)| i.coords.as_slice()).collect();
+    let f = |g: fn(&Summary) -> f64| Col::F64(sums.iter().map(|(_, s)| g(s)).collect());
+    let mut cols = vec![(
+        "stage".to_string(),
+        Col::Str(sums.iter().map(|(i, _)| i.stage.clone()).collect()),
+    )];
+    cols.extend(coord_columns(&axes, &coords));
+    for (n, c) in [
+        ("final_dist2", f(|s| s.final_dist2)),
+        ("min_dist2", f(|s| s.min_dist2)),
+        ("final_risk", f(|s| s.final_risk)),
+        ("min_risk", f(|s| s.min_risk)),
+        ("weak_risk", f(|s| s.weak_risk)),
+        ("weak_dist2", f(|s| s.weak_dist2)),
+        (
+            "w2sg",
+            Col::Bool(
+                sums.iter()
+                    .map(|(_, s)| s.final_risk < s.weak_risk)
+                    .collect(),
+            ),
+        ),
+        ("t_below", f(|s| s.t_below)),
+        ("t_back", f(|s| s.t_back)),
+    ] {
+        cols.push((n.to_string(), c));
+    }
+    out.push("summary", batch(cols)?);
+
+    // crossings
+    let axis = req.str("axis")?;
+    if !axis.is_empty() {
+        let mut groups: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+        for (input, s) in &sums {
+            let x = input.coord(axis).and_then(Value::as_f64).ok_or_else(|| {
+                EngineError::param(
+                    "axis",
+                    format!("input `{}` has no numeric coordinate `{axis}`", input.stage),
+                )
+            })?;
+            let key: Vec<String> = input
+                .coords
+                .iter()
+                .filter(|(a, _)| a != axis)
+                .map(|(a, v)| format!("{a}={}", coord_text(v)))
+                .collect();
+            groups
+                .entry(key.join(","))
+                .or_default()
+                .push((x, s.final_risk - s.weak_risk));
+        }
+        let (mut g, mut xs, mut up) = (Vec::new(), Vec::new(), Vec::new());
+        for (key, mut pts) in groups {
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            for w in pts.windows(2) {
+                let ((x0, s0), (x1, s1)) = (w[0], w[1]);
+                if (s0 < 0.0) != (s1 < 0.0) {
+                    g.push(key.clone());
+                    xs.push(x0 + (x1 - x0) * s0 / (s0 - s1));
+                    up.push(s1 < 0.0);
+                }
+            }
+        }
+        let n = g.len();
+        out.push(
+            "crossings",
+            table(vec![
+                ("group", Col::Str(g)),
+                ("axis", Col::Str(vec![axis.to_string(); n])),
+                ("crossing", Col::F64(xs)),
+                ("to_success", Col::Bool(up)),
+            ])?,
+        );
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::common::{col_str, testing};
+
+    fn traj(dist2: &[f64], risk: &[f64]) -> StageOutput {
+        let n = dist2.len();
+        let t = table(vec![
+            ("step", Col::I64((0..n as i64).collect())),
+            ("t", Col::F64((0..n).map(|i| i as f64).collect())),
+            ("dist2", Col::F64(dist2.to_vec())),
+            ("risk", Col::F64(risk.to_vec())),
+            ("weak_risk", Col::F64(vec![1.0; n])),
+            ("weak_dist2", Col::F64(vec![0.8; n])),
+        ])
+        .unwrap();
+        let mut o = StageOutput::default();
+        o.push("trajectory", t);
+        o
+    }
+
+    #[test]
+    fn summary_and_crossings() {
+        let inputs = vec![
+            testing::input(
+                "ft",
+                traj(&[0.8, 0.7, 0.9], &[1.0, 0.9, 1.2]),
+                vec![("alpha".into(), Value::Float(0.1))],
+            ),
+            testing::input(
+                "ft",
+                traj(&[0.8, 0.6, 0.7], &[1.0, 0.7, 0.8]),
+                vec![("alpha".into(), Value::Float(0.3))],
+            ),
+        ];
+        let req = testing::request(spec(), &[("axis", Value::Str("alpha".into()))], inputs);
+        let out = run(&req).unwrap();
+        assert_eq!(testing::table(&out, "rows").num_rows(), 6);
+        let s = testing::table(&out, "summary");
+        assert_eq!(col_f64(s, "alpha").unwrap(), vec![0.1, 0.3]);
+        assert_eq!(col_f64(s, "min_dist2").unwrap(), vec![0.7, 0.6]);
+        assert_eq!(col_f64(s, "t_below").unwrap(), vec![1.0, 1.0]);
+        let back = col_f64(s, "t_back").unwrap();
+        assert_eq!(back[0], 2.0);
+        assert!(back[1].is_nan());
+        let c = testing::table(&out, "crossings");
+        // s = final_risk − weak = 0.2 at α=0.1 and −0.2 at α=0.3 → crossing at 0.2.
+        let x = col_f64(c, "crossing").unwrap();
+        assert_eq!(x.len(), 1);
+        assert!((x[0] - 0.2).abs() < 1e-12);
+        assert_eq!(col_str(c, "axis").unwrap(), vec!["alpha"]);
+    }
+
+    #[test]
+    fn no_matching_table_is_an_error() {
+        let req = testing::request(
+            spec(),
+            &[("table", Value::Str("nope".into()))],
+            vec![testing::input("ft", traj(&[1.0], &[1.0]), vec![])],
+        );
+        assert!(run(&req).is_err());
+    }
+}

@@ -1,0 +1,417 @@
+//! `plot`: line plots (one line per series) from an input table, as SVG and PNG.
+//!
+//! Rows are collected from every input that has the table `table` (default: `rows`, the
+//! output of `aggregate`; "" = each input's first table). `x`, `y`, `series` and
+//! `baseline` name columns of that table, or — for `series` — a sweep coordinate of the
+//! input or `stage`, so a gathered set of trajectories can be plotted without `aggregate`.
+//! `baseline` is a column name (its first value is drawn) or a number: a dashed horizontal
+//! line. Log axes plot log10 of the data (non-positive values are dropped) with tick labels
+//! in the original units. Text uses the bundled DejaVu Sans (registered with plotters'
+//! ab_glyph backend), so PNGs render without system fonts.
+//!
+//! Output: a `files` table with `<name>.svg` and `<name>.png`.
+
+use std::collections::BTreeMap;
+use std::sync::Once;
+
+use arrow_array::{Array, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use warmstart_engine::{
+    Determinism, EngineError, KindSpec, ParamSpec, StageInput, StageOutput, StageRequest, Value,
+    files_table,
+};
+
+use super::common::col_f64;
+
+static FONT: &[u8] = include_bytes!("assets/DejaVuSans.ttf");
+static REGISTER: Once = Once::new();
+
+pub fn spec() -> KindSpec {
+    KindSpec {
+        name: "plot".into(),
+        doc: "Line plot of y against x, one line per series, optional dashed baseline; writes <name>.svg and <name>.png.".into(),
+        params: vec![
+            ParamSpec::string("table", "Input table to plot (\"\" = each input's first table).").default("rows"),
+            ParamSpec::string("x", "Column for the x axis."),
+            ParamSpec::string("y", "Column for the y axis."),
+            ParamSpec::string("series", "Column or coordinate that splits lines (\"\" = one line).").default(""),
+            ParamSpec::any("baseline", "Dashed horizontal line: a column name (first value) or a number (\"\" = none).").default(""),
+            ParamSpec::string("baseline_label", "Legend text of the baseline.").default("baseline"),
+            ParamSpec::boolean("log_x", "Logarithmic x axis.").default(false),
+            ParamSpec::boolean("log_y", "Logarithmic y axis.").default(false),
+            ParamSpec::string("title", "Figure title.").default(""),
+            ParamSpec::string("x_label", "x-axis label (\"\" = the column name).").default(""),
+            ParamSpec::string("y_label", "y-axis label (\"\" = the column name).").default(""),
+            ParamSpec::string("name", "Output file stem.").default("plot"),
+            ParamSpec::int("width", "Width in pixels.").default(900).range(200.0, 4000.0),
+            ParamSpec::int("height", "Height in pixels.").default(600).range(150.0, 4000.0),
+        ],
+        determinism: Determinism::Deterministic,
+        min_inputs: 1,
+        max_inputs: None,
+    }
+}
+
+/// A cell as text (series keys).
+fn cell_text(b: &RecordBatch, col: &str, row: usize) -> Option<String> {
+    let c = b.column_by_name(col)?;
+    let a = c.as_any();
+    if let Some(a) = a.downcast_ref::<StringArray>() {
+        return Some(a.value(row).to_string());
+    }
+    if let Some(a) = a.downcast_ref::<Float64Array>() {
+        return Some(format!("{}", a.value(row)));
+    }
+    if let Some(a) = a.downcast_ref::<Int64Array>() {
+        return Some(format!("{}", a.value(row)));
+    }
+    a.downcast_ref::<BooleanArray>()
+        .map(|a| a.value(row).to_string())
+}
+
+fn series_key(
+    input: &StageInput,
+    b: &RecordBatch,
+    series: &str,
+    row: usize,
+) -> Result<String, EngineError> {
+    if series.is_empty() {
+        return Ok(String::new());
+    }
+    if let Some(s) = cell_text(b, series, row) {
+        return Ok(s);
+    }
+    if series == "stage" {
+        return Ok(input.stage.clone());
+    }
+    match input.coord(series) {
+        Some(Value::Str(s)) => Ok(s.clone()),
+        Some(v) => Ok(v.to_string()),
+        None => Err(EngineError::param(
+            "series",
+            format!("`{series}` is neither a column nor a coordinate"),
+        )),
+    }
+}
+
+struct Data {
+    series: Vec<(String, Vec<(f64, f64)>)>,
+    baseline: Option<f64>,
+}
+
+fn collect(req: &StageRequest) -> Result<Data, EngineError> {
+    let name = req.str("table")?;
+    let (xc, yc, sc) = (req.str("x")?, req.str("y")?, req.str("series")?);
+    let (lx, ly) = (req.bool("log_x")?, req.bool("log_y")?);
+    let mut map: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    let mut baseline = match req.opt("baseline") {
+        Some(Value::Str(s)) if s.is_empty() => None,
+        Some(v) if v.as_f64().is_some() => v.as_f64(),
+        _ => None,
+    };
+    let mut any = false;
+    for input in &req.inputs {
+        let b = if name.is_empty() {
+            input.table(None)
+        } else {
+            input.table(Some(name))
+        };
+        let Some(b) = b else { continue };
+        any = true;
+        let (xs, ys) = (col_f64(b, xc)?, col_f64(b, yc)?);
+        if let Some(Value::Str(bc)) = req.opt("baseline")
+            && !bc.is_empty()
+            && baseline.is_none()
+        {
+            baseline = col_f64(b, bc)?.first().copied();
+        }
+        for (row, (&x, &y)) in xs.iter().zip(&ys).enumerate() {
+            let key = series_key(input, b, sc, row)?;
+            if !map.contains_key(&key) {
+                order.push(key.clone());
+            }
+            let (x, y) = (
+                if lx { x.log10() } else { x },
+                if ly { y.log10() } else { y },
+            );
+            if x.is_finite() && y.is_finite() {
+                map.entry(key).or_default().push((x, y));
+            } else {
+                map.entry(key).or_default();
+            }
+        }
+    }
+    if !any {
+        return Err(EngineError::Input(format!("no input has a `{name}` table")));
+    }
+    // Numeric series labels are ordered numerically, others by first appearance.
+    if order.iter().all(|k| k.parse::<f64>().is_ok()) {
+        order.sort_by(|a, b| {
+            a.parse::<f64>()
+                .unwrap_or(0.0)
+                .total_cmp(&b.parse::<f64>().unwrap_or(0.0))
+        });
+    }
+    let series = order
+        .into_iter()
+        .map(|k| {
+            let mut pts = map.remove(&k).unwrap_or_default();
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            (k, pts)
+        })
+        .collect();
+    let baseline = baseline
+        .map(|b| if ly { b.log10() } else { b })
+        .filter(|b| b.is_finite());
+    Ok(Data { series, baseline })
+}
+
+const COLORS: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+];
+
+struct Labels {
+    title: String,
+    x: String,
+    y: String,
+    series: String,
+    baseline: String,
+    log_x: bool,
+    log_y: bool,
+}
+
+fn range(vals: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+        (l.min(v), h.max(v))
+    });
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let pad = if hi > lo {
+        0.05 * (hi - lo)
+    } else {
+        0.5f64.max(lo.abs() * 0.1)
+    };
+    (lo - pad, hi + pad)
+}
+
+fn tick(v: f64, log: bool) -> String {
+    let v = if log { 10f64.powf(v) } else { v };
+    if v != 0.0 && (v.abs() < 1e-3 || v.abs() >= 1e4) {
+        format!("{v:.1e}")
+    } else {
+        format!("{v:.3}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+    }
+}
+
+fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    data: &Data,
+    l: &Labels,
+) -> Result<(), String> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    root.fill(&WHITE).map_err(err)?;
+    let (x0, x1) = range(data.series.iter().flat_map(|s| s.1.iter().map(|p| p.0)));
+    let (y0, y1) = range(
+        data.series
+            .iter()
+            .flat_map(|s| s.1.iter().map(|p| p.1))
+            .chain(data.baseline),
+    );
+    let mut chart = ChartBuilder::on(&root)
+        .caption(&l.title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(err)?;
+    let (lx, ly) = (l.log_x, l.log_y);
+    chart
+        .configure_mesh()
+        .x_desc(&l.x)
+        .y_desc(&l.y)
+        .label_style(("sans-serif", 14))
+        .x_label_formatter(&|v| tick(*v, lx))
+        .y_label_formatter(&|v| tick(*v, ly))
+        .draw()
+        .map_err(err)?;
+    let mut legend = false;
+    for (k, (name, pts)) in data.series.iter().enumerate() {
+        let color = COLORS[k % COLORS.len()];
+        let s = chart
+            .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+            .map_err(err)?;
+        if !name.is_empty() {
+            let label = if l.series.is_empty() {
+                name.clone()
+            } else {
+                format!("{} = {name}", l.series)
+            };
+            s.label(label).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+            legend = true;
+        }
+    }
+    if let Some(b) = data.baseline {
+        let style = ShapeStyle::from(&BLACK).stroke_width(2);
+        chart
+            .draw_series(DashedLineSeries::new(vec![(x0, b), (x1, b)], 8, 6, style))
+            .map_err(err)?
+            .label(l.baseline.clone())
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
+        legend = true;
+    }
+    if legend {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 14))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(err)?;
+    }
+    root.present().map_err(err)
+}
+
+pub fn run(req: &StageRequest) -> Result<StageOutput, EngineError> {
+    REGISTER.call_once(|| {
+        // The bundled font parses (checked by the tests); on failure text would be missing,
+        // and draw() reports the error.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+    let data = collect(req)?;
+    let (xl, yl) = (req.str("x_label")?, req.str("y_label")?);
+    let labels = Labels {
+        title: req.str("title")?.to_string(),
+        x: if xl.is_empty() {
+            req.str("x")?.to_string()
+        } else {
+            xl.to_string()
+        },
+        y: if yl.is_empty() {
+            req.str("y")?.to_string()
+        } else {
+            yl.to_string()
+        },
+        series: req.str("series")?.to_string(),
+        baseline: req.str("baseline_label")?.to_string(),
+        log_x: req.bool("log_x")?,
+        log_y: req.bool("log_y")?,
+    };
+    let (w, h) = (req.usize("width")? as u32, req.usize("height")? as u32);
+    let mut svg = String::new();
+    draw(
+        SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area(),
+        &data,
+        &labels,
+    )
+    .map_err(|e| EngineError::failed(format!("svg: {e}")))?;
+    let mut rgb = vec![0u8; (w * h * 3) as usize];
+    draw(
+        BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area(),
+        &data,
+        &labels,
+    )
+    .map_err(|e| EngineError::failed(format!("png: {e}")))?;
+    let mut png = Vec::new();
+    image::ImageEncoder::write_image(
+        image::codecs::png::PngEncoder::new(&mut png),
+        &rgb,
+        w,
+        h,
+        image::ColorType::Rgb8,
+    )
+    .map_err(|e| EngineError::failed(format!("png encode: {e}")))?;
+    let name = req.str("name")?;
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(EngineError::param(
+            "name",
+            "must be non-empty [A-Za-z0-9_-]",
+        ));
+    }
+    let files = files_table(&[
+        (format!("{name}.svg"), svg.into_bytes()),
+        (format!("{name}.png"), png),
+    ])?;
+    let mut out = StageOutput::default();
+    out.push(warmstart_engine::FILES_TABLE, files);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::common::{Col, table, testing};
+    use warmstart_engine::read_files_table;
+
+    fn input(r0: f64) -> StageInput {
+        let t = table(vec![
+            ("t", Col::F64(vec![0.0, 1.0, 2.0, 3.0])),
+            ("dist2", Col::F64(vec![0.8, 0.7 - r0 * 0.1, 0.75, 0.79])),
+            ("weak_dist2", Col::F64(vec![0.8; 4])),
+        ])
+        .unwrap();
+        let mut o = StageOutput::default();
+        o.push("trajectory", t);
+        testing::input("ft", o, vec![("r0".into(), Value::Float(r0))])
+    }
+
+    #[test]
+    fn renders_svg_and_png() {
+        let req = testing::request(
+            spec(),
+            &[
+                ("table", Value::Str("trajectory".into())),
+                ("x", Value::Str("t".into())),
+                ("y", Value::Str("dist2".into())),
+                ("series", Value::Str("r0".into())),
+                ("baseline", Value::Str("weak_dist2".into())),
+                ("log_x", Value::Bool(true)),
+                ("title", Value::Str("Exp 2".into())),
+                ("name", Value::Str("exp2".into())),
+            ],
+            vec![input(0.3), input(0.6)],
+        );
+        let out = run(&req).unwrap();
+        let files = read_files_table(&out.tables[0].batch).unwrap();
+        assert_eq!(files[0].0, "exp2.svg");
+        let svg = String::from_utf8(files[0].1.clone()).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("r0 = 0.6") && svg.contains("Exp 2"));
+        assert_eq!(files[1].0, "exp2.png");
+        assert_eq!(&files[1].1[..4], b"\x89PNG");
+        // The PNG has text pixels: the font is the bundled one, not a system font.
+        assert!(plotters::style::register_font("check", FontStyle::Normal, FONT).is_ok());
+    }
+
+    #[test]
+    fn unknown_column_is_an_error() {
+        let req = testing::request(
+            spec(),
+            &[
+                ("table", Value::Str("trajectory".into())),
+                ("x", Value::Str("nope".into())),
+                ("y", Value::Str("dist2".into())),
+            ],
+            vec![input(0.3)],
+        );
+        assert!(run(&req).is_err());
+    }
+}
