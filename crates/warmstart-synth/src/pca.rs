@@ -280,3 +280,36 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod thread_tests {
+    use super::*;
+    use crate::activation::ActivationKind;
+    use crate::model::ProblemParams;
+
+    #[test]
+    fn result_does_not_depend_on_thread_count() {
+        let params = ProblemParams {
+            d: 30,
+            alpha: 0.5,
+            rho: 0.6,
+            lambda: 2.0,
+            activation: ActivationKind::He3,
+        };
+        let p = Problem::generate(params, 4).unwrap();
+        let q = GaussHermite::new(8).unwrap();
+        let cfg = PcaConfig {
+            n_samples: 1500,
+            iters: 10,
+            tol: 0.0,
+        };
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| power_iteration(&p, cfg, 9, &q, |_, _| {}).unwrap().v_hat)
+        };
+        assert_eq!(run(1), run(3));
+    }
+}

@@ -418,3 +418,28 @@ mod tests {
         assert!(simulate_weighted(&cfg, 0.1, 0.0, &[0.5], 0).is_err());
     }
 }
+
+#[cfg(test)]
+mod thread_tests {
+    use super::*;
+
+    #[test]
+    fn result_does_not_depend_on_thread_count() {
+        let cfg = RidgeSim {
+            d: 20,
+            n_t: 40,
+            n_s: 30,
+            sigma2: 0.5,
+            lambda_t: 0.05,
+            reps: 5,
+        };
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| simulate(&cfg, &[0.1, 0.5], 2).unwrap())
+        };
+        assert_eq!(run(1), run(4));
+    }
+}

@@ -206,6 +206,11 @@ fn range(vals: impl Iterator<Item = f64>) -> (f64, f64) {
 
 fn tick(v: f64, log: bool) -> String {
     let v = if log { 10f64.powf(v) } else { v };
+    if log && v.abs() >= 1e-3 && v.abs() < 1e4 {
+        // Three significant digits: log ticks fall on non-round values.
+        let decimals = (2 - v.abs().log10().floor() as i32).max(0) as usize;
+        return format!("{v:.decimals$}");
+    }
     if v != 0.0 && (v.abs() < 1e-3 || v.abs() >= 1e4) {
         format!("{v:.1e}")
     } else {
@@ -397,7 +402,10 @@ mod tests {
         assert!(svg.contains("<svg") && svg.contains("r0 = 0.6") && svg.contains("Exp 2"));
         assert_eq!(files[1].0, "exp2.png");
         assert_eq!(&files[1].1[..4], b"\x89PNG");
-        // The PNG has text pixels: the font is the bundled one, not a system font.
+        if let Ok(dir) = std::env::var("WARMSTART_PLOT_DUMP") {
+            std::fs::write(format!("{dir}/exp2.png"), &files[1].1).unwrap();
+        }
+        // The bundled font is one plotters' ab_glyph backend accepts (else text is lost).
         assert!(plotters::style::register_font("check", FontStyle::Normal, FONT).is_ok());
     }
 
