@@ -1,1 +1,15 @@
-//! Content keys (canonical blake3 encoding) and the on-disk cache store (Parquet + JSON manifests, atomic writes, per-key locks).
+//! Content keys and the on-disk cache.
+//!
+//! - [`key`]: what determines a stage's output, encoded canonically and hashed with blake3
+//!   into a [`CacheKey`]; seed derivation; component-wise diffs for `plan` / `why`.
+//! - [`store`]: the versioned on-disk layout, atomic entry writes, verified reads,
+//!   per-key cross-process locks.
+//!
+//! Architecture invariant: this crate stores tables under keys. It knows nothing of
+//! experiment files, engines or scheduling.
+
+pub mod key;
+pub mod store;
+
+pub use key::{CacheKey, Digest, KeyInputs};
+pub use store::{CacheError, Lookup, Manifest, Store};
