@@ -20,3 +20,39 @@ pub mod plot;
 pub mod pretrain;
 pub mod ridge;
 pub mod weak_label;
+
+#[cfg(test)]
+mod tests {
+    use warmstart_engine::Engine;
+
+    #[test]
+    fn every_synth_kind_is_registered_with_valid_defaults() {
+        let engine = crate::NativeEngine::new();
+        for name in [
+            "generate",
+            "pretrain",
+            "weak-label",
+            "finetune",
+            "evaluate",
+            "landscape",
+            "ridge",
+            "aggregate",
+            "plot",
+        ] {
+            let spec = engine
+                .info()
+                .kind(name)
+                .unwrap_or_else(|| panic!("kind {name} not registered"));
+            for p in &spec.params {
+                assert!(!p.doc.is_empty(), "{name}.{}: no doc", p.name);
+                if let Some(d) = &p.default {
+                    assert!(
+                        p.check(d).is_ok(),
+                        "{name}.{}: default {d} fails its own check",
+                        p.name
+                    );
+                }
+            }
+        }
+    }
+}
