@@ -114,9 +114,16 @@ pub fn run(
                     Status::Skipped => "skipped",
                 };
                 let key = ev.key.map(|k| k.short()).unwrap_or_default();
-                let mut line = format!("{status:<8}{:<40} {:>7} ms  {key}", ev.label(), ev.duration_ms);
+                let mut line = format!(
+                    "{status:<8}{:<40} {:>7} ms  {key}",
+                    ev.label(),
+                    ev.duration_ms
+                );
                 if let Some(e) = &ev.error {
-                    line.push_str(&format!("\n        error: {}", e.replace('\n', "\n        ")));
+                    line.push_str(&format!(
+                        "\n        error: {}",
+                        e.replace('\n', "\n        ")
+                    ));
                 }
                 match &bar {
                     Some(b) => {
@@ -233,7 +240,12 @@ pub fn plan(file: &Path, cache: &Path, json_out: bool) -> Result<(), Failure> {
 fn select(plan: &Plan, stage: &str, at: &[String]) -> Result<Vec<usize>, Failure> {
     let at = parse_at(at)?;
     if !plan.experiment.stages.iter().any(|s| s.name == stage) {
-        let names: Vec<&str> = plan.experiment.stages.iter().map(|s| s.name.as_str()).collect();
+        let names: Vec<&str> = plan
+            .experiment
+            .stages
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
         let hint = warmstart_spec::did_you_mean(stage, names.iter().copied())
             .unwrap_or_else(|| format!("stages: {}", names.join(", ")));
         return Err(Failure::Invalid(format!(
@@ -249,7 +261,10 @@ fn select(plan: &Plan, stage: &str, at: &[String]) -> Result<Vec<usize>, Failure
     if nodes.is_empty() {
         return Err(Failure::Invalid(format!(
             "error: no instance of `{stage}` matches {}\n  help: `warmstart plan FILE` lists the instances and their coordinates",
-            at.iter().map(|(a, v)| format!("{a}={v}")).collect::<Vec<_>>().join(", ")
+            at.iter()
+                .map(|(a, v)| format!("{a}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     Ok(nodes)
@@ -275,7 +290,11 @@ pub fn why(file: &Path, cache: &Path, stage: &str, at: &[String]) -> Result<(), 
                 .unwrap_or_else(|| "(unknown until its inputs are recomputed)".into())
         );
         let _ = writeln!(out, "  kind           {}", ki.kind);
-        let _ = writeln!(out, "  engine         {} {}", ki.engine_id, ki.engine_version);
+        let _ = writeln!(
+            out,
+            "  engine         {} {}",
+            ki.engine_id, ki.engine_version
+        );
         for (k, v) in &ki.engine_extra {
             let _ = writeln!(out, "  engine extra   {k} = {v}");
         }
@@ -378,7 +397,13 @@ pub fn show(
         match format {
             Format::Table => {
                 if nodes.len() > 1 || tables.len() > 1 {
-                    let _ = writeln!(out, "{} · {} ({} rows)", node.label(), t.name, t.batch.num_rows());
+                    let _ = writeln!(
+                        out,
+                        "{} · {} ({} rows)",
+                        node.label(),
+                        t.name,
+                        t.batch.num_rows()
+                    );
                 }
                 let _ = writeln!(out, "{}", pretty(&[batch]));
             }
@@ -417,7 +442,13 @@ fn instance_dir(stage: &str, coords: &[(String, Value)]) -> String {
         };
         let v: String = v
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || "-._".contains(c) { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-._".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         s.push_str(&format!("__{a}={v}"));
     }
@@ -500,7 +531,12 @@ pub fn gc(files: &[std::path::PathBuf], cache: &Path, apply: bool) -> Result<(),
     for f in files {
         let plan = load_plan(f)?;
         let a = assess(&plan, &store);
-        keep.extend(a.freshness.iter().filter(|f| f.is_fresh()).filter_map(|f| f.key()));
+        keep.extend(
+            a.freshness
+                .iter()
+                .filter(|f| f.is_fresh())
+                .filter_map(|f| f.key()),
+        );
     }
     let entries = store
         .entries()
@@ -527,7 +563,11 @@ pub fn gc(files: &[std::path::PathBuf], cache: &Path, apply: bool) -> Result<(),
     }
     let cleaned = store.clean_tmp().unwrap_or(0);
     if apply {
-        let _ = writeln!(out, "removed {n} unreachable entr{} ({cleaned} stale temp dirs)", if n == 1 { "y" } else { "ies" });
+        let _ = writeln!(
+            out,
+            "removed {n} unreachable entr{} ({cleaned} stale temp dirs)",
+            if n == 1 { "y" } else { "ies" }
+        );
     } else {
         let _ = writeln!(
             out,

@@ -23,7 +23,8 @@ pub fn load_plan(file: &Path) -> Result<Plan, Failure> {
     let experiment =
         warmstart_spec::load(file).map_err(|e| Failure::Invalid(render_diagnostic(&e)))?;
     let registry = registry();
-    warmstart_plan::build(experiment, &registry).map_err(|e| Failure::Invalid(render_diagnostic(&e)))
+    warmstart_plan::build(experiment, &registry)
+        .map_err(|e| Failure::Invalid(render_diagnostic(&e)))
 }
 
 pub fn open_store(cache: &Path) -> Result<Store, Failure> {

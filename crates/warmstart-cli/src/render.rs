@@ -41,7 +41,12 @@ pub fn csv(batch: &RecordBatch, header: bool) -> String {
         }
     };
     if header {
-        let names: Vec<String> = batch.schema().fields().iter().map(|f| quote(f.name())).collect();
+        let names: Vec<String> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| quote(f.name()))
+            .collect();
         out.push_str(&names.join(","));
         out.push('\n');
     }
@@ -81,13 +86,23 @@ pub fn json_rows(batch: &RecordBatch) -> Vec<serde_json::Value> {
                 serde_json::Value::Null
             } else {
                 match col.data_type() {
-                    DataType::Float64 => serde_json::json!(col.as_primitive::<Float64Type>().value(r)),
-                    DataType::Float32 => serde_json::json!(col.as_primitive::<Float32Type>().value(r)),
+                    DataType::Float64 => {
+                        serde_json::json!(col.as_primitive::<Float64Type>().value(r))
+                    }
+                    DataType::Float32 => {
+                        serde_json::json!(col.as_primitive::<Float32Type>().value(r))
+                    }
                     DataType::Int64 => serde_json::json!(col.as_primitive::<Int64Type>().value(r)),
                     DataType::Int32 => serde_json::json!(col.as_primitive::<Int32Type>().value(r)),
-                    DataType::UInt64 => serde_json::json!(col.as_primitive::<UInt64Type>().value(r)),
+                    DataType::UInt64 => {
+                        serde_json::json!(col.as_primitive::<UInt64Type>().value(r))
+                    }
                     DataType::Boolean => serde_json::json!(col.as_boolean().value(r)),
-                    _ => serde_json::json!(fmt.as_ref().map(|f| f.value(r).to_string()).unwrap_or_default()),
+                    _ => serde_json::json!(
+                        fmt.as_ref()
+                            .map(|f| f.value(r).to_string())
+                            .unwrap_or_default()
+                    ),
                 }
             };
             row.insert(field.name().clone(), v);

@@ -194,20 +194,31 @@ pub fn build(experiment: Experiment, registry: &Registry) -> Result<Plan, SpecEr
                         .iter()
                         .map(|p| p.name.as_str())
                         .chain(RESERVED_STAGE_KEYS.iter().copied());
-                    let span = inst.param_keys.get(name).cloned().unwrap_or(value.span.clone());
+                    let span = inst
+                        .param_keys
+                        .get(name)
+                        .cloned()
+                        .unwrap_or(value.span.clone());
                     let accepted: Vec<&str> = kind.params.iter().map(|p| p.name.as_str()).collect();
                     errors.push(SpecError::new(
                         &src,
                         span,
                         "warmstart::plan::unknown_param",
-                        format!("stage `{}`: kind `{}` has no param `{name}`", st.name, kind.name),
+                        format!(
+                            "stage `{}`: kind `{}` has no param `{name}`",
+                            st.name, kind.name
+                        ),
                         "unknown param",
                         Some(match did_you_mean(name, candidates) {
                             Some(h) => h,
                             None => format!(
                                 "params of `{}`: {}",
                                 kind.name,
-                                if accepted.is_empty() { "(none)".to_string() } else { accepted.join(", ") }
+                                if accepted.is_empty() {
+                                    "(none)".to_string()
+                                } else {
+                                    accepted.join(", ")
+                                }
                             ),
                         }),
                     ));

@@ -21,14 +21,14 @@
 //! stages finish and are recorded; nothing is ever half-written.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use warmstart_cache::CacheKey;
 use warmstart_cache::key::{Digest, KeyInputs};
 use warmstart_cache::store::{CacheError, EntryMeta, Lookup, Store, write_parquet};
-use warmstart_cache::CacheKey;
 use warmstart_engine::{Determinism, NamedTable, StageInput, StageRequest, Value};
 
 use crate::plan::{Plan, label};
@@ -110,7 +110,6 @@ enum State {
     Waiting,
     Running,
     Done {
-        status: Status,
         digest: Option<Digest>,
         key: Option<CacheKey>,
         /// Computed in this run (outputs held in memory) vs. read from the cache.
@@ -126,7 +125,11 @@ enum WorkerResult {
         duration_ms: u64,
     },
     /// A cached input's files were corrupt: recompute it, then retry this node.
-    InputCorrupt { node: usize, input: usize, reason: String },
+    InputCorrupt {
+        node: usize,
+        input: usize,
+        reason: String,
+    },
 }
 
 /// Run every node of the plan. `on_progress` is called on the calling thread.
@@ -177,7 +180,9 @@ pub fn execute(
                     .inputs
                     .iter()
                     .map(|&j| match &state[j] {
-                        State::Done { digest: Some(d), .. } => *d,
+                        State::Done {
+                            digest: Some(d), ..
+                        } => *d,
                         _ => Digest([0; 32]),
                     })
                     .collect();
@@ -187,15 +192,21 @@ pub fn execute(
                 if !volatile && let Lookup::Hit(m) = store.lookup(&key) {
                     let _ = store.set_ref(&node_ref(plan, node), &key);
                     state[i] = State::Done {
-                        status: Status::Cached,
                         digest: Some(m.output_digest),
                         key: Some(key),
                         fresh_output: false,
                     };
                     let ev = event(plan, i, Some(key), Status::Cached, 0, None);
                     finish(
-                        i, &ev, plan, &users, &mut remaining, &mut ready, &mut summary,
-                        on_progress, &mut done_count,
+                        i,
+                        &ev,
+                        plan,
+                        &users,
+                        &mut remaining,
+                        &mut ready,
+                        &mut summary,
+                        on_progress,
+                        &mut done_count,
                     );
                     release_inputs(i, plan, &mut pending_users, &mut outputs);
                     continue;
@@ -249,7 +260,6 @@ pub fn execute(
                                 outputs.insert(i, t);
                             }
                             state[i] = State::Done {
-                                status,
                                 digest: Some(digest),
                                 key: Some(key),
                                 fresh_output: status == Status::Ran,
@@ -258,7 +268,6 @@ pub fn execute(
                         }
                         Err(e) => {
                             state[i] = State::Done {
-                                status: Status::Failed,
                                 digest: None,
                                 key: Some(key),
                                 fresh_output: false,
@@ -271,8 +280,15 @@ pub fn execute(
                     };
                     let failed = ev.status == Status::Failed;
                     finish(
-                        i, &ev, plan, &users, &mut remaining, &mut ready, &mut summary,
-                        on_progress, &mut done_count,
+                        i,
+                        &ev,
+                        plan,
+                        &users,
+                        &mut remaining,
+                        &mut ready,
+                        &mut summary,
+                        on_progress,
+                        &mut done_count,
                     );
                     release_inputs(i, plan, &mut pending_users, &mut outputs);
                     if failed {
@@ -421,7 +437,6 @@ fn skip_downstream(
         for &u in &users[i] {
             if matches!(state[u], State::Waiting) {
                 state[u] = State::Done {
-                    status: Status::Skipped,
                     digest: None,
                     key: None,
                     fresh_output: false,
@@ -527,9 +542,8 @@ fn run_node(
             .parent()
             .map(|p| p.to_path_buf()),
     };
-    let run = || {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| node.engine.run(&request)))
-    };
+    let run =
+        || std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| node.engine.run(&request)));
     let result = match pool {
         Some(p) => p.install(run),
         None => run(),
@@ -543,7 +557,10 @@ fn run_node(
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "unknown panic".into());
-            return fail(format!("the engine panicked: {msg} (this is a bug in the engine)"), t0);
+            return fail(
+                format!("the engine panicked: {msg} (this is a bug in the engine)"),
+                t0,
+            );
         }
     };
     let duration_ms = elapsed(t0);

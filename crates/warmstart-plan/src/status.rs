@@ -10,9 +10,9 @@
 //! the last entry recorded for the same stage instance (a "ref": experiment name, stage
 //! name and coordinates), component by component.
 
+use warmstart_cache::CacheKey;
 use warmstart_cache::key::{Change, Digest, InputDigest, KeyInputs, diff, ref_id};
 use warmstart_cache::store::{Lookup, Manifest, Store};
-use warmstart_cache::CacheKey;
 use warmstart_engine::Determinism;
 
 use crate::plan::{Node, Plan, label};
@@ -20,7 +20,10 @@ use crate::plan::{Node, Plan, label};
 /// The freshness of one node.
 #[derive(Debug, Clone)]
 pub enum Freshness {
-    Fresh { key: CacheKey, manifest: Box<Manifest> },
+    Fresh {
+        key: CacheKey,
+        manifest: Box<Manifest>,
+    },
     Stale {
         /// Known when every input is fresh.
         key: Option<CacheKey>,
@@ -110,7 +113,9 @@ pub fn assess(plan: &Plan, store: &Store) -> Assessment {
                 },
                 Lookup::Corrupt(reason) => Freshness::Stale {
                     key: Some(key),
-                    reasons: vec![format!("cache entry corrupt ({reason}): will be recomputed")],
+                    reasons: vec![format!(
+                        "cache entry corrupt ({reason}): will be recomputed"
+                    )],
                 },
                 Lookup::Missing => Freshness::Stale {
                     key: Some(key),
