@@ -11,6 +11,15 @@ use warmstart_plan::{Plan, Registry};
 use crate::Failure;
 use crate::render::render_diagnostic;
 
+/// Render every error of a set, each with its own snippet.
+fn render_all(errors: &warmstart_spec::SpecErrors) -> String {
+    let mut parts: Vec<String> = errors.0.iter().map(|e| render_diagnostic(e)).collect();
+    if errors.0.len() > 1 {
+        parts.push(format!("{errors}"));
+    }
+    parts.join("\n\n")
+}
+
 /// The engines every experiment can use.
 pub fn registry() -> Registry {
     let mut r = Registry::new();
@@ -20,11 +29,9 @@ pub fn registry() -> Registry {
 
 /// Parse, expand and bind an experiment file.
 pub fn load_plan(file: &Path) -> Result<Plan, Failure> {
-    let experiment =
-        warmstart_spec::load(file).map_err(|e| Failure::Invalid(render_diagnostic(&e)))?;
+    let experiment = warmstart_spec::load(file).map_err(|e| Failure::Invalid(render_all(&e)))?;
     let registry = registry();
-    warmstart_plan::build(experiment, &registry)
-        .map_err(|e| Failure::Invalid(render_diagnostic(&e)))
+    warmstart_plan::build(experiment, &registry).map_err(|e| Failure::Invalid(render_all(&e)))
 }
 
 pub fn open_store(cache: &Path) -> Result<Store, Failure> {

@@ -238,7 +238,12 @@ pub fn build(experiment: Experiment, registry: &Registry) -> Result<Plan, SpecEr
                         let at = if inst.coords.is_empty() {
                             String::new()
                         } else {
-                            format!(" (at {})", label("", &inst.coords).trim_start_matches('['))
+                            let c: Vec<String> = inst
+                                .coords
+                                .iter()
+                                .map(|(a, v)| format!("{a}={v}"))
+                                .collect();
+                            format!(" (at {})", c.join(", "))
                         };
                         let mut help = format!("`{name}`: {}", pspec.doc);
                         if let (Some(lo), Some(hi)) = (pspec.min, pspec.max) {
