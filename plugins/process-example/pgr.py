@@ -21,8 +21,8 @@ def main():
         spec = json.load(f)
     if not spec["inputs"]:
         sys.exit("pgr.py needs one input stage with columns weak_acc, strong_acc, w2s_acc")
-    tables = spec["inputs"][0]["tables"]
-    path = next(iter(tables.values()))
+    # `primary` is the upstream stage's primary (first) output table.
+    path = spec["inputs"][0]["primary"]
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     for col in ("weak_acc", "strong_acc", "w2s_acc"):

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
-use warmstart_cache::store::{Lookup, read_parquet};
 use warmstart_engine::{FILES_TABLE, Value, read_files_table};
 use warmstart_plan::run::{Progress, RunOptions, Status};
 use warmstart_plan::status::Freshness;
@@ -575,16 +574,49 @@ pub fn gc(files: &[std::path::PathBuf], cache: &Path, apply: bool) -> Result<(),
             if n == 1 { "y" } else { "ies" }
         );
     }
-    let _ = Lookup::Missing;
-    let _ = read_parquet;
     Ok(())
 }
 
 pub fn schema() -> Result<(), Failure> {
-    let kinds = registry().kinds();
+    let kinds = registry(None).kinds();
     println!(
         "{}",
         serde_json::to_string_pretty(&warmstart_spec::json_schema(&kinds)).unwrap_or_default()
     );
     Ok(())
+}
+
+/// `plugins list [FILE]`: the engines an experiment can use (built-ins, plus its plugins).
+pub fn plugins_list(file: Option<&Path>) -> Result<(), Failure> {
+    let reg = match file {
+        Some(f) => {
+            let exp = warmstart_spec::load(f)
+                .map_err(|e| Failure::Invalid(crate::context::render_all(&e)))?;
+            crate::context::registry_for(&exp)
+                .map_err(|e| Failure::Invalid(crate::context::render_all(&e)))?
+        }
+        None => registry(None),
+    };
+    let mut out = std::io::stdout().lock();
+    for (name, engine) in reg.engines() {
+        let info = engine.info();
+        let _ = writeln!(out, "{name}  (id {}, version {})", info.id, info.version);
+        for k in &info.kinds {
+            let _ = writeln!(out, "  {:<14} {}", k.name, k.doc);
+        }
+    }
+    Ok(())
+}
+
+/// `plugins check PATH`: load a plugin and describe it, or say why it cannot load.
+pub fn plugins_check(path: &Path) -> Result<(), Failure> {
+    match warmstart_plugin_host::describe(path) {
+        Ok(text) => {
+            println!("{text}");
+            Ok(())
+        }
+        Err(e) => Err(Failure::Invalid(format!(
+            "error: {e}\n  help: a plugin is a shared library built from a crate that uses warmstart-plugin-abi's `export_plugin!` (see docs/plugins.md)"
+        ))),
+    }
 }

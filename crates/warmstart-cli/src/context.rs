@@ -7,12 +7,15 @@ use std::sync::Arc;
 use warmstart_cache::store::Store;
 use warmstart_native::NativeEngine;
 use warmstart_plan::{Plan, Registry};
+use warmstart_plugin_host::{PluginEngine, resolve_plugin_path};
+use warmstart_process::ProcessEngine;
+use warmstart_spec::{Experiment, SpecError, SpecErrors};
 
 use crate::Failure;
 use crate::render::render_diagnostic;
 
 /// Render every error of a set, each with its own snippet.
-fn render_all(errors: &warmstart_spec::SpecErrors) -> String {
+pub fn render_all(errors: &warmstart_spec::SpecErrors) -> String {
     let mut parts: Vec<String> = errors.0.iter().map(|e| render_diagnostic(e)).collect();
     if errors.0.len() > 1 {
         parts.push(format!("{errors}"));
@@ -20,17 +23,53 @@ fn render_all(errors: &warmstart_spec::SpecErrors) -> String {
     parts.join("\n\n")
 }
 
-/// The engines every experiment can use.
-pub fn registry() -> Registry {
+/// The built-in engines (every experiment can use them): `native`, then `process`.
+/// `base_dir` is the experiment file's directory (relative script paths).
+pub fn registry(base_dir: Option<&Path>) -> Registry {
     let mut r = Registry::new();
     r.add(Arc::new(NativeEngine::new()));
+    r.add(Arc::new(match base_dir {
+        Some(d) => ProcessEngine::with_base_dir(d),
+        None => ProcessEngine::new(),
+    }));
     r
+}
+
+/// The built-in engines plus the experiment's `[engines.NAME]` plugins. A plugin that
+/// cannot be loaded is an error pointing at its `path`.
+pub fn registry_for(experiment: &Experiment) -> Result<Registry, SpecErrors> {
+    let base = experiment.source.path.parent();
+    let mut r = registry(base);
+    let mut errors = Vec::new();
+    for decl in &experiment.engines {
+        let path = resolve_plugin_path(base, &decl.path.value);
+        match PluginEngine::load(&path) {
+            Ok(engine) => {
+                r.add_named(&decl.name.value, Arc::new(engine));
+            }
+            Err(e) => errors.push(SpecError::new(
+                &experiment.source,
+                decl.path.span.clone(),
+                "warmstart::plugin::load",
+                format!("engine `{}`: cannot load plugin", decl.name.value),
+                "cannot load this plugin",
+                Some(format!(
+                    "{e}\nThe path is relative to the experiment file. Build the plugin (`cargo build --release -p <plugin crate>`) or fix the path; `warmstart plugins check PATH` explains what is wrong with a file."
+                )),
+            )),
+        }
+    }
+    if errors.is_empty() {
+        Ok(r)
+    } else {
+        Err(SpecErrors(errors))
+    }
 }
 
 /// Parse, expand and bind an experiment file.
 pub fn load_plan(file: &Path) -> Result<Plan, Failure> {
     let experiment = warmstart_spec::load(file).map_err(|e| Failure::Invalid(render_all(&e)))?;
-    let registry = registry();
+    let registry = registry_for(&experiment).map_err(|e| Failure::Invalid(render_all(&e)))?;
     warmstart_plan::build(experiment, &registry).map_err(|e| Failure::Invalid(render_all(&e)))
 }
 

@@ -89,6 +89,17 @@ enum Command {
     },
     /// Print the JSON Schema of experiment files (for taplo / Even Better TOML).
     Schema,
+    /// Inspect engine plugins.
+    #[command(subcommand)]
+    Plugins(PluginsCommand),
+}
+
+#[derive(Subcommand)]
+enum PluginsCommand {
+    /// The engines an experiment can use: built-ins, plus the plugins it declares.
+    List { file: Option<PathBuf> },
+    /// Load a plugin file and show what it offers, or why it cannot load.
+    Check { path: PathBuf },
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -150,6 +161,8 @@ fn main() -> ExitCode {
         Command::Export { file, out } => commands::export(&file, &cache, &out),
         Command::Gc { files, apply } => commands::gc(&files, &cache, apply),
         Command::Schema => commands::schema(),
+        Command::Plugins(PluginsCommand::List { file }) => commands::plugins_list(file.as_deref()),
+        Command::Plugins(PluginsCommand::Check { path }) => commands::plugins_check(&path),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

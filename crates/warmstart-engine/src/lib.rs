@@ -214,6 +214,12 @@ impl From<arrow_schema::ArrowError> for EngineError {
 pub trait Engine: Send + Sync {
     fn info(&self) -> &EngineInfo;
     fn run(&self, request: &StageRequest) -> Result<StageOutput, EngineError>;
+    /// The determinism of one stage of `kind` with these params. Defaults to the kind's
+    /// declaration; an engine whose kinds can be volatile or not depending on a param (the
+    /// process engine's `volatile = true`) overrides it.
+    fn determinism(&self, kind: &KindSpec, _params: &Params) -> Determinism {
+        kind.determinism
+    }
     /// Extra bytes that enter the cache key of every stage of this engine, beyond id and
     /// version: e.g. a plugin file's digest, a model file's digest, a runtime version.
     fn key_extra(&self, _request_params: &Params) -> Result<Vec<(String, String)>, EngineError> {

@@ -57,7 +57,7 @@ impl Node {
     }
 
     pub fn determinism(&self) -> Determinism {
-        self.kind.determinism
+        self.engine.determinism(&self.kind, &self.params)
     }
 }
 

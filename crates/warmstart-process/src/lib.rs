@@ -25,7 +25,6 @@ mod spawn;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use arrow_array::{ArrayRef, RecordBatch, StringArray};
@@ -79,8 +78,8 @@ impl From<ProcessError> for EngineError {
 }
 
 /// The determinism of a `process` stage with these params: `Volatile` when
-/// `volatile = true`, else `Deterministic`. (The kind declares `Deterministic`; the
-/// engine additionally makes volatile stages' keys unique, see [`ProcessEngine`].)
+/// `volatile = true`, else `Deterministic` (reported to the planner through
+/// `Engine::determinism`, so a volatile stage is never cached).
 pub fn determinism(params: &Params) -> Determinism {
     if params.get("volatile").and_then(Value::as_bool) == Some(true) {
         Determinism::Volatile
@@ -367,11 +366,13 @@ pub fn input_dir_name(stage: &str, coords: &[(String, Value)]) -> String {
         .collect()
 }
 
-static VOLATILE_NONCE: AtomicU64 = AtomicU64::new(0);
-
 impl Engine for ProcessEngine {
     fn info(&self) -> &EngineInfo {
         &self.info
+    }
+
+    fn determinism(&self, _kind: &KindSpec, params: &Params) -> Determinism {
+        determinism(params)
     }
 
     fn key_extra(&self, params: &Params) -> Result<Vec<(String, String)>, EngineError> {
@@ -421,19 +422,6 @@ impl Engine for ProcessEngine {
                 v = String::from_utf8_lossy(&out.stderr).trim().to_string();
             }
             extra.push(("interpreter".into(), v));
-        }
-        if determinism(params) == Determinism::Volatile {
-            // The planner knows determinism per kind only; a unique key component makes a
-            // volatile stage's output never match an earlier one.
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
-            let n = VOLATILE_NONCE.fetch_add(1, Ordering::Relaxed);
-            extra.push((
-                "volatile".into(),
-                format!("{now}-{}-{n}", std::process::id()),
-            ));
         }
         Ok(extra)
     }
@@ -502,11 +490,21 @@ impl Engine for ProcessEngine {
                 .iter()
                 .map(|(a, v)| (a.clone(), v.to_json()))
                 .collect();
+            // JSON objects are key-sorted: `order` keeps the tables' output order, and
+            // `primary` names the upstream's primary (first) table.
+            let order: Vec<&str> = input.tables.iter().map(|t| t.name.as_str()).collect();
+            let primary = order
+                .first()
+                .and_then(|n| tables.get(*n))
+                .cloned()
+                .unwrap_or(serde_json::Value::Null);
             inputs_desc.push(serde_json::json!({
                 "stage": input.stage,
                 "coords": coords,
                 "dir": rel,
                 "tables": tables,
+                "order": order,
+                "primary": primary,
             }));
         }
         let params: serde_json::Map<_, _> = req

@@ -47,6 +47,16 @@ pub struct Experiment {
     pub axes: Vec<Axis>,
     /// Stages in file order.
     pub stages: Vec<StageSpec>,
+    /// `[engines.NAME]` declarations (plugins), in file order.
+    pub engines: Vec<EngineDecl>,
+}
+
+/// An engine loaded from a file: `[engines.NAME] path = "…"` (relative to the experiment
+/// file). Stages select it with `engine = "NAME"`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineDecl {
+    pub name: Spanned<String>,
+    pub path: Spanned<String>,
 }
 
 impl Experiment {

@@ -25,7 +25,7 @@ pub const RESERVED: [&str; 9] = [
     "sweep",
     "description",
 ];
-const TOP: [&str; 4] = ["experiment", "params", "sweep", "stages"];
+const TOP: [&str; 5] = ["experiment", "params", "sweep", "stages", "engines"];
 const EXPERIMENT_KEYS: [&str; 3] = ["name", "description", "seed"];
 /// Largest number of values one axis may have.
 pub const MAX_AXIS_LEN: usize = 100_000;
@@ -236,12 +236,14 @@ pub fn parse(source: SourceFile) -> Result<Experiment, SpecErrors> {
     let mut params = None;
     let mut sweep = None;
     let mut stages = None;
+    let mut engines_node = None;
     for (key, node) in &root {
         match key.value.as_str() {
             "experiment" => experiment = Some((key, node)),
             "params" => params = Some((key, node)),
             "sweep" => sweep = Some((key, node)),
             "stages" => stages = Some((key, node)),
+            "engines" => engines_node = Some((key, node)),
             _ => {
                 let help = match did_you_mean(&key.value, TOP) {
                     Some(d) => format!(
@@ -272,6 +274,10 @@ pub fn parse(source: SourceFile) -> Result<Experiment, SpecErrors> {
     let (params, raw_params) = parse_params(&mut cx, params, &axes);
     let quiet = root.iter().any(|(k, _)| !TOP.contains(&k.value.as_str()));
     let stages = parse_stages(&mut cx, stages, &raw_params, &axes, quiet);
+    let engines = match engines_node {
+        Some((k, n)) => parse_engines(&mut cx, k, n),
+        None => Vec::new(),
+    };
 
     let mut exp = Experiment {
         source: src,
@@ -282,6 +288,7 @@ pub fn parse(source: SourceFile) -> Result<Experiment, SpecErrors> {
         raw_params,
         axes,
         stages,
+        engines,
     };
     check_graph(&mut cx, &mut exp);
     if cx.errors.is_empty() {
@@ -291,6 +298,58 @@ pub fn parse(source: SourceFile) -> Result<Experiment, SpecErrors> {
             .sort_by_key(|e| e.span().map(|s| s.start).unwrap_or(0));
         Err(SpecErrors(cx.errors))
     }
+}
+
+/// `[engines.NAME]` tables: engines loaded from files (plugins), `path = "…"` relative to
+/// the experiment file.
+fn parse_engines(cx: &mut Ctx, key: &Spanned<String>, node: &Node) -> Vec<EngineDecl> {
+    let help = "declare a plugin as `[engines.NAME]` with `path = \"relative/to/this/file.so\"`";
+    let Some(t) = table(cx, key, node, "[engines]", help) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (name, decl) in t {
+        if !is_ident(&name.value.replace('-', "_")) {
+            cx.err(
+                name.span.clone(),
+                "spec::invalid-name",
+                format!("invalid engine name `{}`", name.value),
+                "not an identifier",
+                Some("use letters, digits, `_` and `-`".to_string()),
+            );
+            continue;
+        }
+        let Some(fields) = table(cx, name, decl, "an engine declaration", help) else {
+            continue;
+        };
+        let mut path = None;
+        for (k, v) in fields {
+            match (k.value.as_str(), &v.kind) {
+                ("path", Kind::Str(p)) => path = Some(Spanned::new(p.clone(), v.span.clone())),
+                ("path", _) => cx.type_err(
+                    &format!("[engines.{}] path", name.value),
+                    v,
+                    "a string",
+                    help.to_string(),
+                ),
+                _ => cx.unknown_key(k, &format!("[engines.{}]", name.value), &["path"]),
+            }
+        }
+        match path {
+            Some(path) => out.push(EngineDecl {
+                name: name.clone(),
+                path,
+            }),
+            None => cx.err(
+                name.span.clone(),
+                "spec::missing-path",
+                format!("engine `{}` has no `path`", name.value),
+                "needs `path = \"…\"`",
+                Some(help.to_string()),
+            ),
+        }
+    }
+    out
 }
 
 fn table<'a>(

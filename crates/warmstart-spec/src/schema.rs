@@ -176,6 +176,16 @@ pub fn json_schema(kinds: &[KindSpec]) -> Json {
                 "propertyNames": { "pattern": NAME_PATTERN },
                 "additionalProperties": { "$ref": "#/$defs/stage" },
             },
+            "engines": {
+                "type": "object",
+                "description": "Engines loaded from files (plugins); stages select one with `engine = \"NAME\"`.",
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["path"],
+                    "additionalProperties": false,
+                    "properties": { "path": { "type": "string", "description": "Shared library, relative to the experiment file (extension optional)." } },
+                },
+            },
         },
         "$defs": {
             "expression": {
