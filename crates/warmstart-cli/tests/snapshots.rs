@@ -106,8 +106,10 @@ value = "${x}"
             if words.len() >= 4 && words[3] == "ms" {
                 words[2] = "N";
             }
-            if let Some(pos) = words.iter().position(|w| w.ends_with("s)")) {
-                words[pos] = "T)";
+            if let Some(pos) = words.iter().position(|w| *w == "s)")
+                && pos > 0
+            {
+                words[pos - 1] = "(T";
             }
             words.join(" ")
         })
