@@ -203,6 +203,7 @@ fn canonical_f64_bits(f: f64) -> u64 {
 }
 
 impl KeyInputs {
+    /// The content key: blake3 of the canonical encoding described in the module docs.
     pub fn key(&self) -> CacheKey {
         let mut e = Enc::new(KEY_FORMAT);
         e.str(&self.kind);
@@ -264,13 +265,15 @@ pub fn ref_id(experiment: &str, stage: &str, coords: &[(String, Value)]) -> Stri
 /// One difference between two sets of key inputs.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
+    /// There is no earlier entry for this stage instance to compare with.
+    New,
     KindChanged {
         old: String,
         new: String,
     },
     EngineChanged {
-        old: String,
-        new: String,
+        old_id: String,
+        new_id: String,
     },
     EngineVersionChanged {
         old: String,
@@ -330,9 +333,10 @@ fn short(s: &str) -> &str {
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Change::New => write!(f, "new: no earlier entry for this stage instance"),
             Change::KindChanged { old, new } => write!(f, "kind changed from `{old}` to `{new}`"),
-            Change::EngineChanged { old, new } => {
-                write!(f, "engine changed from `{old}` to `{new}`")
+            Change::EngineChanged { old_id, new_id } => {
+                write!(f, "engine changed from `{old_id}` to `{new_id}`")
             }
             Change::EngineVersionChanged { old, new } => {
                 write!(f, "engine version changed from {old} to {new}")
@@ -363,7 +367,7 @@ impl fmt::Display for Change {
                 new,
             } => write!(
                 f,
-                "input `{}` changed (output {}… → {}…)",
+                "input `{}` changed (digest {}… → {}…)",
                 label(stage, coords),
                 old.short(),
                 new.short()
@@ -378,7 +382,20 @@ impl fmt::Display for Change {
     }
 }
 
-/// The component-wise differences from `old` to `new`.
+/// Whether two values have the same canonical encoding (so `-0.0` equals `0.0` and NaN
+/// equals NaN, exactly as the key sees them).
+fn same_value(a: &Value, b: &Value) -> bool {
+    let enc = |v: &Value| {
+        let mut e = Enc::new(KEY_FORMAT);
+        e.value(v);
+        e.finish()
+    };
+    enc(a) == enc(b)
+}
+
+/// The component-wise differences from `old` to `new`, in key order (kind, engine,
+/// extras, params, seed, inputs). Empty when both give the same key; when the engine id
+/// changed its version change is not reported separately. Use [`Change::New`] yourself when there is no `old` to compare with.
 pub fn diff(old: &KeyInputs, new: &KeyInputs) -> Vec<Change> {
     let mut out = Vec::new();
     if old.kind != new.kind {
@@ -389,8 +406,8 @@ pub fn diff(old: &KeyInputs, new: &KeyInputs) -> Vec<Change> {
     }
     if old.engine_id != new.engine_id {
         out.push(Change::EngineChanged {
-            old: old.engine_id.clone(),
-            new: new.engine_id.clone(),
+            old_id: old.engine_id.clone(),
+            new_id: new.engine_id.clone(),
         });
     } else if old.engine_version != new.engine_version {
         out.push(Change::EngineVersionChanged {
@@ -412,7 +429,7 @@ pub fn diff(old: &KeyInputs, new: &KeyInputs) -> Vec<Change> {
     }
     for (name, ov) in &old.params {
         match new.params.get(name) {
-            Some(nv) if nv != ov => out.push(Change::ParamChanged {
+            Some(nv) if !same_value(nv, ov) => out.push(Change::ParamChanged {
                 name: name.clone(),
                 old: ov.clone(),
                 new: nv.clone(),
@@ -481,6 +498,9 @@ mod tests {
         }
     }
 
+    const GOLDEN_SEED: u64 = 9789341970439263987;
+    const GOLDEN_REF: &str = "4151139a4557dc86848054fb08bc46b923989037e6683e2ccc517dbc62f75bc9";
+
     #[test]
     fn golden_key_is_stable() {
         // If this changes, the encoding changed: bump KEY_FORMAT.
@@ -546,5 +566,162 @@ mod tests {
         assert_ne!(s, derive_seed(1, "a", &c(2)));
         assert_ne!(s, derive_seed(1, "b", &c(1)));
         assert_ne!(s, derive_seed(2, "a", &c(1)));
+    }
+
+    fn input(stage: &str, alpha: f64, d: u8) -> InputDigest {
+        InputDigest {
+            stage: stage.into(),
+            coords: vec![("alpha".into(), Value::Float(alpha))],
+            digest: Digest([d; 32]),
+        }
+    }
+
+    #[test]
+    fn structure_is_length_prefixed() {
+        let with = |v: Value| {
+            let mut k = base();
+            k.params.insert("value".into(), v);
+            k.key()
+        };
+        // A list of pairs vs a table with the same strings.
+        let table = Value::Table([("a".to_string(), Value::Str("b".into()))].into());
+        let list = Value::List(vec![Value::Str("a".into()), Value::Str("b".into())]);
+        assert_ne!(with(table), with(list));
+        // Nesting depth matters.
+        let flat = Value::List(vec![Value::Int(1), Value::Int(2)]);
+        let nested = Value::List(vec![Value::List(vec![Value::Int(1)]), Value::Int(2)]);
+        assert_ne!(with(flat), with(nested));
+        assert_ne!(with(Value::List(vec![])), with(Value::Str(String::new())));
+        assert_ne!(with(Value::Bool(false)), with(Value::Int(0)));
+        // Moving a character between a param's name and its value.
+        let mut a = base();
+        a.params = [("ab".to_string(), Value::Str("c".into()))].into();
+        let mut b = base();
+        b.params = [("a".to_string(), Value::Str("bc".into()))].into();
+        assert_ne!(a.key(), b.key());
+        // ... or between an engine extra's name and value, or kind and engine id.
+        let mut a = base();
+        a.engine_extra = vec![("ab".into(), "c".into())];
+        let mut b = base();
+        b.engine_extra = vec![("a".into(), "bc".into())];
+        assert_ne!(a.key(), b.key());
+        let mut a = base();
+        a.kind = "echon".into();
+        a.engine_id = "ative".into();
+        assert_ne!(a.key(), base().key());
+    }
+
+    #[test]
+    fn inputs_enter_the_key_by_digest_in_order() {
+        let mut a = base();
+        a.inputs = vec![input("gen", 0.5, 1), input("gen", 0.6, 2)];
+        let mut same = base();
+        same.inputs = a.inputs.clone();
+        assert_eq!(a.key(), same.key());
+        let mut swapped = base();
+        swapped.inputs = vec![input("gen", 0.6, 2), input("gen", 0.5, 1)];
+        assert_ne!(a.key(), swapped.key());
+        let mut other = base();
+        other.inputs = vec![input("gen", 0.5, 1), input("gen", 0.6, 3)];
+        assert_ne!(a.key(), other.key());
+        let mut renamed = base();
+        renamed.inputs = vec![input("gen2", 0.5, 1), input("gen", 0.6, 2)];
+        assert_ne!(a.key(), renamed.key());
+    }
+
+    #[test]
+    fn seed_none_differs_from_every_seed() {
+        let mut s = base();
+        for seed in [0, 1, u64::MAX] {
+            s.seed = Some(seed);
+            assert_ne!(s.key(), base().key());
+        }
+    }
+
+    #[test]
+    fn hex_helpers() {
+        let k = base().key();
+        assert_eq!(k.short(), &k.to_string()[..12]);
+        assert_eq!(k.to_string().len(), 64);
+        assert!("xyz".parse::<CacheKey>().is_err());
+        assert!("é".repeat(32).parse::<CacheKey>().is_err());
+        assert!("g".repeat(64).parse::<Digest>().is_err());
+        let json = serde_json::to_string(&k).unwrap();
+        assert_eq!(json, format!("\"{k}\""));
+        assert_eq!(serde_json::from_str::<CacheKey>(&json).unwrap(), k);
+        assert!(serde_json::from_str::<CacheKey>("\"00\"").is_err());
+        // KeyInputs survive a manifest roundtrip with the same key.
+        let mut ki = base();
+        ki.inputs = vec![input("gen", 0.5, 7)];
+        ki.seed = Some(u64::MAX);
+        let back: KeyInputs = serde_json::from_str(&serde_json::to_string(&ki).unwrap()).unwrap();
+        assert_eq!(back.key(), ki.key());
+    }
+
+    #[test]
+    fn golden_seed_and_ref_id() {
+        let c = vec![("alpha".to_string(), Value::Float(0.5))];
+        assert_eq!(derive_seed(42, "gen", &c), GOLDEN_SEED);
+        assert_eq!(ref_id("exp", "gen", &c), GOLDEN_REF);
+        assert_ne!(ref_id("exp", "gen", &[]), ref_id("exp2", "gen", &[]));
+    }
+
+    #[test]
+    fn diff_messages() {
+        let mut old = base();
+        old.engine_extra = vec![("plugin".into(), "aaaaaaaaaaaaaaaaaaaa".into())];
+        old.params.insert("gone".into(), Value::Bool(true));
+        old.inputs = vec![input("gen", 0.5, 0x1a), input("old", 0.0, 0)];
+        old.seed = Some(1);
+        let mut new = base();
+        new.engine_extra = vec![("plugin".into(), "bbbbbbbbbbbbbbbbbbbb".into())];
+        new.params.insert("alpha".into(), Value::Float(0.6));
+        new.inputs = vec![input("gen", 0.5, 0x4d), input("fresh", 1.0, 0)];
+        new.seed = Some(2);
+        let msgs: Vec<String> = diff(&old, &new).iter().map(|c| c.to_string()).collect();
+        assert_eq!(
+            msgs,
+            [
+                "engine plugin changed (aaaaaaaaaaaa… → bbbbbbbbbbbb…)",
+                "param `gone` removed (was true)",
+                "param `alpha` added (0.6)",
+                "seed changed from 1 to 2",
+                "input `gen[alpha=0.5]` changed (digest 1a1a1a1a1a1a… → 4d4d4d4d4d4d…)",
+                "input `fresh[alpha=1.0]` added",
+                "input `old[alpha=0.0]` removed",
+            ]
+        );
+        let mut p = base();
+        p.params.insert("alpha".into(), Value::Float(0.5));
+        let mut q = p.clone();
+        q.params.insert("alpha".into(), Value::Float(0.6));
+        q.engine_id = "plugin".into();
+        q.kind = "gen".into();
+        let msgs: Vec<String> = diff(&p, &q).iter().map(|c| c.to_string()).collect();
+        assert_eq!(
+            msgs,
+            [
+                "kind changed from `echo` to `gen`",
+                "engine changed from `native` to `plugin`",
+                "param `alpha` changed from 0.5 to 0.6",
+            ]
+        );
+        assert_eq!(
+            Change::New.to_string(),
+            "new: no earlier entry for this stage instance"
+        );
+        assert!(diff(&base(), &base()).is_empty());
+    }
+
+    #[test]
+    fn diff_agrees_with_the_key_on_floats() {
+        let mut a = base();
+        a.params.insert("x".into(), Value::Float(f64::NAN));
+        a.params.insert("z".into(), Value::Float(-0.0));
+        let mut b = base();
+        b.params.insert("x".into(), Value::Float(f64::NAN));
+        b.params.insert("z".into(), Value::Float(0.0));
+        assert_eq!(a.key(), b.key());
+        assert!(diff(&a, &b).is_empty());
     }
 }

@@ -114,6 +114,9 @@ pub struct Manifest {
 }
 
 /// The result of a cheap lookup.
+// A lookup is matched right away and never stored in bulk, so the unboxed manifest costs
+// nothing, and callers can move it out without a `Box`.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Lookup {
     Missing,
