@@ -51,7 +51,9 @@ pub enum CacheError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cache entry {key} is corrupt: {reason} (it will be removed and recomputed)")]
+    #[error(
+        "cache entry {key} is corrupt: {reason} (it will be recomputed; `warmstart gc --apply` deletes unreachable entries)"
+    )]
     Corrupt { key: CacheKey, reason: String },
     #[error(
         "{path}: cache layout `{found}` is not one this version of warmstart understands (expected `{LAYOUT}`); use another --cache directory or upgrade warmstart"
@@ -63,6 +65,10 @@ pub enum CacheError {
     Json { path: PathBuf, message: String },
     #[error("invalid output table name `{0}`: use lowercase letters, digits, `_` and `-`")]
     TableName(String),
+    #[error("two output tables are named `{0}`: table names must be unique within a stage")]
+    DuplicateTable(String),
+    #[error("invalid ref id `{0}`: use lowercase letters, digits, `_` and `-`")]
+    RefId(String),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CacheError + '_ {
@@ -195,11 +201,8 @@ impl Store {
             path: path.clone(),
             message: e.to_string(),
         })?;
-        if m.key != *key {
-            return Err(CacheError::Json {
-                path,
-                message: format!("manifest is for key {}", m.key),
-            });
+        if let Err(message) = check_manifest(&m, key) {
+            return Err(CacheError::Json { path, message });
         }
         Ok(Some(m))
     }
@@ -230,8 +233,31 @@ impl Store {
         Lookup::Hit(m)
     }
 
-    /// Read an entry's tables, verifying every file's digest.
+    /// Read an entry's tables, verifying every file's digest. Tables come in manifest
+    /// order, each as one batch.
     pub fn read(&self, key: &CacheKey) -> Result<Vec<NamedTable>, CacheError> {
+        let (m, files) = self.verified(key)?;
+        let dir = self.entry_dir(key);
+        let mut out = Vec::with_capacity(m.outputs.len());
+        for (o, bytes) in m.outputs.iter().zip(files) {
+            let p = dir.join(&o.file);
+            let batch = parquet_from_bytes(bytes, &p).map_err(|e| CacheError::Corrupt {
+                key: *key,
+                reason: e.to_string(),
+            })?;
+            out.push(NamedTable::new(o.name.clone(), batch));
+        }
+        Ok(out)
+    }
+
+    /// Full check of an entry: the manifest parses and every file matches its recorded
+    /// digest. Reads every file (unlike [`Store::lookup`]).
+    pub fn verify(&self, key: &CacheKey) -> Result<Manifest, CacheError> {
+        self.verified(key).map(|(m, _)| m)
+    }
+
+    /// The manifest and the verified bytes of each output file, in manifest order.
+    fn verified(&self, key: &CacheKey) -> Result<(Manifest, Vec<Vec<u8>>), CacheError> {
         let m = match self.read_manifest(key) {
             Ok(Some(m)) => m,
             Ok(None) => {
@@ -248,26 +274,22 @@ impl Store {
             }
         };
         let dir = self.entry_dir(key);
-        let mut out = Vec::with_capacity(m.outputs.len());
+        let mut files = Vec::with_capacity(m.outputs.len());
         for o in &m.outputs {
             let p = dir.join(&o.file);
             let bytes = fs::read(&p).map_err(|e| CacheError::Corrupt {
                 key: *key,
-                reason: format!("{}: {e}", o.file),
+                reason: format!("{}: {e}", p.display()),
             })?;
             if Digest(*blake3::hash(&bytes).as_bytes()) != o.digest {
                 return Err(CacheError::Corrupt {
                     key: *key,
-                    reason: format!("{} does not match its recorded digest", o.file),
+                    reason: format!("{} does not match its recorded digest", p.display()),
                 });
             }
-            let batch = parquet_from_bytes(bytes, &p).map_err(|e| CacheError::Corrupt {
-                key: *key,
-                reason: e.to_string(),
-            })?;
-            out.push(NamedTable::new(o.name.clone(), batch));
+            files.push(bytes);
         }
-        Ok(out)
+        Ok((m, files))
     }
 
     /// Write an entry atomically. If another process wrote the same key meanwhile, its
@@ -279,9 +301,12 @@ impl Store {
         tables: &[NamedTable],
         meta: EntryMeta,
     ) -> Result<Manifest, CacheError> {
-        for t in tables {
+        for (i, t) in tables.iter().enumerate() {
             if !valid_table_name(&t.name) {
                 return Err(CacheError::TableName(t.name.clone()));
+            }
+            if tables[..i].iter().any(|u| u.name == t.name) {
+                return Err(CacheError::DuplicateTable(t.name.clone()));
             }
         }
         let tmp = self.tmp_dir();
@@ -298,28 +323,43 @@ impl Store {
         if let Some(parent) = dest.parent() {
             fs::create_dir_all(parent).map_err(io(parent))?;
         }
-        match fs::rename(&tmp, &dest) {
-            Ok(()) => {
-                if let Some(parent) = dest.parent()
-                    && let Ok(d) = File::open(parent)
-                {
-                    let _ = d.sync_all();
+        // Two attempts: the second after moving a corrupt existing entry out of the way.
+        for attempt in 0..2 {
+            match fs::rename(&tmp, &dest) {
+                Ok(()) => {
+                    if let Some(parent) = dest.parent()
+                        && let Ok(d) = File::open(parent)
+                    {
+                        let _ = d.sync_all();
+                    }
+                    return Ok(manifest);
                 }
-                Ok(manifest)
-            }
-            Err(_) if dest.exists() => {
-                // Someone else won the race; theirs is complete (renames are atomic).
-                let _ = fs::remove_dir_all(&tmp);
-                match self.lookup(key) {
-                    Lookup::Hit(m) => Ok(m),
-                    _ => Ok(manifest),
+                Err(_) if dest.exists() => {
+                    // Another writer won the race (renames are atomic, so theirs is
+                    // complete): same key, same content, keep theirs. Unless it is a
+                    // corrupt leftover, which ours replaces.
+                    if let Ok(m) = self.verify(key) {
+                        let _ = fs::remove_dir_all(&tmp);
+                        return Ok(m);
+                    }
+                    if attempt == 0 {
+                        let _ = self.remove(key);
+                    }
                 }
-            }
-            Err(e) => {
-                let _ = fs::remove_dir_all(&tmp);
-                Err(io(&dest)(e))
+                Err(e) => {
+                    let _ = fs::remove_dir_all(&tmp);
+                    return Err(io(&dest)(e));
+                }
             }
         }
+        let _ = fs::remove_dir_all(&tmp);
+        Err(CacheError::Corrupt {
+            key: *key,
+            reason: format!(
+                "{} exists but is not a valid entry and could not be replaced; delete it",
+                dest.display()
+            ),
+        })
     }
 
     fn write_into(
@@ -331,7 +371,6 @@ impl Store {
         meta: EntryMeta,
     ) -> Result<Manifest, CacheError> {
         let mut outputs = Vec::with_capacity(tables.len());
-        let mut h = blake3::Hasher::new();
         for t in tables {
             let file = format!("{}.parquet", t.name);
             let path = tmp.join(&file);
@@ -340,9 +379,6 @@ impl Store {
             let mut f = File::create(&path).map_err(io(&path))?;
             f.write_all(&bytes).map_err(io(&path))?;
             f.sync_all().map_err(io(&path))?;
-            h.update(&(t.name.len() as u64).to_le_bytes());
-            h.update(t.name.as_bytes());
-            h.update(&digest.0);
             outputs.push(OutputFile {
                 name: t.name.clone(),
                 file,
@@ -356,8 +392,8 @@ impl Store {
             layout: LAYOUT,
             key: *key,
             inputs: inputs.clone(),
+            output_digest: output_digest(&outputs),
             outputs,
-            output_digest: Digest(*h.finalize().as_bytes()),
             experiment: meta.experiment,
             stage: meta.stage,
             coords: meta.coords,
@@ -396,7 +432,8 @@ impl Store {
         Ok(KeyLock { _file: f })
     }
 
-    /// Remove an entry: renamed into `tmp/` first, so it disappears atomically.
+    /// Remove an entry: renamed into `tmp/` first, so it disappears atomically. Removing a
+    /// missing entry is not an error.
     pub fn remove(&self, key: &CacheKey) -> Result<(), CacheError> {
         let dir = self.entry_dir(key);
         if !dir.exists() {
@@ -405,7 +442,8 @@ impl Store {
         let tmp = self.tmp_dir();
         fs::rename(&dir, &tmp).map_err(io(&dir))?;
         fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
-        let _ = fs::remove_file(self.base.join("locks").join(format!("{key}.lock")));
+        // The lock file stays: deleting it while another process waits on it would let a
+        // third process lock a fresh file with the same name, and both would compute.
         Ok(())
     }
 
@@ -444,6 +482,9 @@ impl Store {
 
     /// Remember the last key of a stage instance.
     pub fn set_ref(&self, ref_id: &str, key: &CacheKey) -> Result<(), CacheError> {
+        if !valid_table_name(ref_id) {
+            return Err(CacheError::RefId(ref_id.to_string()));
+        }
         let p = self.base.join("refs").join(ref_id);
         if fs::read_to_string(&p).is_ok_and(|s| s.trim() == key.to_string()) {
             return Ok(());
@@ -451,23 +492,40 @@ impl Store {
         write_atomic(&self.base.join("tmp"), &p, key.to_string().as_bytes())
     }
 
+    /// The key last remembered for a stage instance (`None` if none, or unreadable).
     pub fn get_ref(&self, ref_id: &str) -> Option<CacheKey> {
+        if !valid_table_name(ref_id) {
+            return None;
+        }
         fs::read_to_string(self.base.join("refs").join(ref_id))
             .ok()
             .and_then(|s| s.trim().parse().ok())
     }
 
-    /// Remove temp dirs left by processes that no longer exist. Returns how many.
+    /// Remove temp dirs and files left by killed runs. Returns how many.
+    ///
+    /// Temp names start with the writer's pid (`tmp/<pid>-…`). An item is stale when that
+    /// process no longer exists (checked through `/proc/<pid>`; where there is no `/proc`,
+    /// or the name carries no pid, when it is older than an hour).
     pub fn clean_tmp(&self) -> Result<usize, CacheError> {
         let tmp = self.base.join("tmp");
+        let have_proc = Path::new("/proc/self").exists();
         let mut n = 0;
         for e in fs::read_dir(&tmp).map_err(io(&tmp))?.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             let pid: Option<u32> = name.split('-').next().and_then(|p| p.parse().ok());
-            let alive = pid.is_some_and(|p| {
-                p == std::process::id() || Path::new(&format!("/proc/{p}")).exists()
-            });
-            if !alive {
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age.as_secs() > 3600);
+            let stale = match pid {
+                Some(p) if p == std::process::id() => false,
+                Some(p) if have_proc => !Path::new(&format!("/proc/{p}")).exists(),
+                _ => old,
+            };
+            if stale {
                 let p = e.path();
                 let r = if p.is_dir() {
                     fs::remove_dir_all(&p)
@@ -494,11 +552,49 @@ fn write_atomic(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> Result<(), CacheEr
     fs::rename(&tmp, dest).map_err(io(dest))
 }
 
+/// Whether `name` is a valid output table name (`[a-z0-9_-]+`).
 pub fn valid_table_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// The digest of an entry's outputs, which downstream keys depend on: blake3 over, per
+/// table in order, its name (u64 LE length prefix, then UTF-8) and its file's 32-byte
+/// digest. Each item parses unambiguously, so different output lists never share an
+/// encoding. (Changing this changes every downstream key: bump the layout.)
+pub fn output_digest(outputs: &[OutputFile]) -> Digest {
+    let mut h = blake3::Hasher::new();
+    for o in outputs {
+        h.update(&(o.name.len() as u64).to_le_bytes());
+        h.update(o.name.as_bytes());
+        h.update(&o.digest.0);
+    }
+    Digest(*h.finalize().as_bytes())
+}
+
+/// Checks on a parsed manifest that keep bad data from escaping the entry directory or
+/// passing as another key's entry.
+fn check_manifest(m: &Manifest, key: &CacheKey) -> Result<(), String> {
+    if m.layout != LAYOUT {
+        return Err(format!("layout {} (expected {LAYOUT})", m.layout));
+    }
+    if m.key != *key {
+        return Err(format!("manifest is for key {}", m.key));
+    }
+    for (i, o) in m.outputs.iter().enumerate() {
+        if !valid_table_name(&o.name) || o.file != format!("{}.parquet", o.name) {
+            return Err(format!("invalid output `{}` in file `{}`", o.name, o.file));
+        }
+        if m.outputs[..i].iter().any(|p| p.name == o.name) {
+            return Err(format!("output `{}` listed twice", o.name));
+        }
+    }
+    if output_digest(&m.outputs) != m.output_digest {
+        return Err("output digest does not match the listed outputs".into());
+    }
+    Ok(())
 }
 
 /// Deterministic Parquet encoding: same batch ⇒ same bytes (snappy, no timestamps).
@@ -732,5 +828,248 @@ mod tests {
         assert_eq!(store.get_ref("abc"), None);
         store.set_ref("abc", &key).unwrap();
         assert_eq!(store.get_ref("abc"), Some(key));
+    }
+
+    #[test]
+    fn roundtrip_of_more_types_and_an_empty_table() {
+        use arrow_array::{BooleanArray, ListArray, types::Int32Type};
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(d.path()).unwrap();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("b", DataType::Boolean, true),
+            Field::new(
+                "l",
+                DataType::List(Arc::new(Field::new("item", DataType::Int32, true))),
+                true,
+            ),
+        ]));
+        let b = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(BooleanArray::from(vec![Some(true), None, Some(false)])),
+                Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>(vec![
+                    Some(vec![Some(1), None]),
+                    None,
+                    Some(vec![]),
+                ])),
+            ],
+        )
+        .unwrap();
+        let files =
+            warmstart_engine::files_table(&[("fig.svg".into(), b"<svg/>".to_vec())]).unwrap();
+        let tables = vec![
+            NamedTable::new("mixed", b.clone()),
+            NamedTable::new("files", files.clone()),
+            NamedTable::new("empty", batch(0)),
+        ];
+        let key = inputs().key();
+        let m = store.write(&key, &inputs(), &tables, meta()).unwrap();
+        assert_eq!(m.outputs[2].rows, 0);
+        let back = store.read(&key).unwrap();
+        let names: Vec<&str> = back.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["mixed", "files", "empty"]);
+        assert_eq!(back[0].batch, b);
+        assert_eq!(back[1].batch, files);
+        assert_eq!(back[2].batch, batch(0));
+    }
+
+    #[test]
+    fn many_row_groups_come_back_as_one_batch() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("big.parquet");
+        let big = batch(200_000);
+        write_parquet(&big, &p).unwrap();
+        assert_eq!(read_parquet(&p).unwrap(), big);
+    }
+
+    #[test]
+    fn garbage_parquet_is_an_error_not_a_panic() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.parquet");
+        for bytes in [
+            &b""[..],
+            b"PAR1",
+            b"PAR1\0\0\0\0PAR1",
+            b"hello world, not parquet",
+        ] {
+            fs::write(&p, bytes).unwrap();
+            assert!(matches!(read_parquet(&p), Err(CacheError::Parquet { .. })));
+        }
+        let e = read_parquet(&d.path().join("nope.parquet")).unwrap_err();
+        assert!(e.to_string().contains("nope.parquet"), "{e}");
+    }
+
+    #[test]
+    fn manifest_cannot_point_outside_its_entry() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(d.path()).unwrap();
+        let key = write_two(&store);
+        let mpath = store.entry_dir(&key).join("manifest.json");
+        let text = fs::read_to_string(&mpath).unwrap();
+        let evil = text.replace("\"out.parquet\"", "\"../../../../LAYOUT\"");
+        assert_ne!(evil, text);
+        fs::write(&mpath, evil).unwrap();
+        assert!(matches!(store.lookup(&key), Lookup::Corrupt(_)));
+        assert!(matches!(store.read(&key), Err(CacheError::Corrupt { .. })));
+        // A manifest of another key is not a hit either.
+        let other = d.path().join("v1/entries/00");
+        fs::create_dir_all(&other).unwrap();
+        let fake = CacheKey([0; 32]);
+        let dir = other.join(fake.to_string());
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("manifest.json"), text).unwrap();
+        assert!(matches!(store.lookup(&fake), Lookup::Corrupt(_)));
+        let listed = store.entries().unwrap();
+        assert_eq!(listed.len(), 2);
+        assert!(listed.iter().all(|(_, m)| m.is_err()));
+    }
+
+    #[test]
+    fn duplicate_table_names_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(d.path()).unwrap();
+        let key = inputs().key();
+        let t = NamedTable::new("out", batch(1));
+        let r = store.write(&key, &inputs(), &[t.clone(), t], meta());
+        assert!(matches!(r, Err(CacheError::DuplicateTable(_))));
+        assert!(
+            fs::read_dir(d.path().join("v1/tmp"))
+                .unwrap()
+                .next()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn write_replaces_a_corrupt_entry_and_keeps_a_good_one() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(d.path()).unwrap();
+        let key = write_two(&store);
+        let f = store.entry_dir(&key).join("out.parquet");
+        let mut bytes = fs::read(&f).unwrap();
+        bytes[4] ^= 1;
+        fs::write(&f, &bytes).unwrap();
+        assert!(store.verify(&key).is_err());
+        write_two(&store);
+        assert!(store.verify(&key).is_ok());
+        assert_eq!(store.read(&key).unwrap()[0].batch, batch(100));
+        // Writing again over a good entry keeps it.
+        let first = store.verify(&key).unwrap().created_unix_ms;
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let m = store
+            .write(
+                &key,
+                &inputs(),
+                &[NamedTable::new("out", batch(100))],
+                meta(),
+            )
+            .unwrap();
+        assert_eq!(m.created_unix_ms, first);
+        assert!(
+            fs::read_dir(d.path().join("v1/tmp"))
+                .unwrap()
+                .next()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn leftover_tmp_is_invisible_and_live_ones_are_kept() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(d.path()).unwrap();
+        let key = inputs().key();
+        // A killed writer's half-built entry for this very key.
+        let dead = d.path().join("v1/tmp/4000000000-0-0");
+        fs::create_dir_all(&dead).unwrap();
+        fs::write(dead.join("out.parquet"), b"half").unwrap();
+        assert!(matches!(store.lookup(&key), Lookup::Missing));
+        assert!(store.entries().unwrap().is_empty());
+        // Ours (same pid) and a live process's (pid 1) are kept.
+        let mine = d.path().join(format!("v1/tmp/{}-9-9", std::process::id()));
+        fs::create_dir_all(&mine).unwrap();
+        let live = d.path().join("v1/tmp/1-0-0");
+        fs::create_dir_all(&live).unwrap();
+        // A name without a pid, just created: kept until it is an hour old.
+        let anon = d.path().join("v1/tmp/whatever");
+        fs::create_dir_all(&anon).unwrap();
+        assert_eq!(store.clean_tmp().unwrap(), 1);
+        assert!(!dead.exists() && mine.exists() && anon.exists());
+        assert_eq!(live.exists(), Path::new("/proc/1").exists());
+    }
+
+    #[test]
+    fn bad_ref_ids_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(d.path()).unwrap();
+        let key = inputs().key();
+        assert!(matches!(
+            store.set_ref("../escape", &key),
+            Err(CacheError::RefId(_))
+        ));
+        assert_eq!(store.get_ref("../LAYOUT"), None);
+        fs::write(d.path().join("v1/refs/junk"), "not a key").unwrap();
+        assert_eq!(store.get_ref("junk"), None);
+    }
+
+    #[test]
+    fn layout_file_is_written_and_reopening_works() {
+        let d = tempfile::tempdir().unwrap();
+        let key = write_two(&Store::open(d.path()).unwrap());
+        assert_eq!(
+            fs::read_to_string(d.path().join("v1/LAYOUT"))
+                .unwrap()
+                .trim(),
+            "1"
+        );
+        let again = Store::open(d.path()).unwrap();
+        assert!(matches!(again.lookup(&key), Lookup::Hit(_)));
+        assert_eq!(again.root(), d.path());
+    }
+
+    /// The child side of `lock_is_exclusive_across_processes`: does nothing unless the
+    /// parent test spawned this binary with the environment set.
+    #[test]
+    fn lock_child_process() {
+        let Ok(root) = std::env::var("WARMSTART_CACHE_LOCK_CHILD") else {
+            return;
+        };
+        let store = Store::open(Path::new(&root)).unwrap();
+        let key = inputs().key();
+        let _l = store.lock(&key).unwrap();
+        if let Lookup::Missing = store.lookup(&key) {
+            let mut log = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(Path::new(&root).join("computed"))
+                .unwrap();
+            writeln!(log, "{}", std::process::id()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            store
+                .write(&key, &inputs(), &[NamedTable::new("out", batch(3))], meta())
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn lock_is_exclusive_across_processes() {
+        let d = tempfile::tempdir().unwrap();
+        let exe = std::env::current_exe().unwrap();
+        let children: Vec<_> = (0..3)
+            .map(|_| {
+                std::process::Command::new(&exe)
+                    .args(["--exact", "store::tests::lock_child_process", "--quiet"])
+                    .env("WARMSTART_CACHE_LOCK_CHILD", d.path())
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for mut c in children {
+            assert!(c.wait().unwrap().success());
+        }
+        let log = fs::read_to_string(d.path().join("computed")).unwrap();
+        assert_eq!(log.lines().count(), 1, "computed by: {log}");
+        let store = Store::open(d.path()).unwrap();
+        assert_eq!(store.read(&inputs().key()).unwrap()[0].batch, batch(3));
     }
 }
