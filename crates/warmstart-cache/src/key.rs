@@ -16,6 +16,18 @@
 //! What never enters a key: absolute paths (a moved checkout keeps its cache), timestamps,
 //! thread counts, the experiment's name or file location, resource hints.
 //!
+//! In practice:
+//!
+//! - Editing a param re-runs the stage and, only if its output bytes change, everything
+//!   downstream. Reformatting the experiment file, renaming it or moving it re-runs nothing.
+//! - Upgrading an engine without bumping its version keeps stale outputs: bump the version
+//!   (or report what changed through an engine extra, as the plugin host does with the
+//!   plugin file's digest).
+//! - A deterministic stage run with another experiment seed is a hit; a seeded one is not.
+//! - Where a stage instance last landed is remembered under its [`ref_id`] (experiment,
+//!   stage, coordinates: its identity, not its content), so [`diff`] can explain a miss
+//!   component by component ("param `alpha` changed from 0.5 to 0.6").
+//!
 //! Encoding rules: every value starts with a one-byte type tag; strings and sequences are
 //! length-prefixed (u64 LE), so no two different structures share an encoding (`["ab","c"]`
 //! ≠ `["a","bc"]`); integers and floats have different tags (`1` ≠ `1.0`: params are

@@ -614,7 +614,21 @@ fn parquet_bytes(batch: &RecordBatch, path: &Path) -> Result<Vec<u8>, CacheError
     Ok(buf)
 }
 
+/// Decode a whole Parquet file into one batch. The decoder is guarded with `catch_unwind`:
+/// malformed files must come back as errors, and a decoder bug on hostile bytes is no
+/// reason to take the whole run down.
 fn parquet_from_bytes(bytes: Vec<u8>, path: &Path) -> Result<RecordBatch, CacheError> {
+    let decoded =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode_parquet(bytes, path)));
+    decoded.unwrap_or_else(|_| {
+        Err(CacheError::Parquet {
+            path: path.to_path_buf(),
+            message: "the Parquet decoder failed on malformed data".into(),
+        })
+    })
+}
+
+fn decode_parquet(bytes: Vec<u8>, path: &Path) -> Result<RecordBatch, CacheError> {
     let err = |m: String| CacheError::Parquet {
         path: path.to_path_buf(),
         message: m,
@@ -725,6 +739,23 @@ mod tests {
             parquet_bytes(&batch(50), p).unwrap(),
             parquet_bytes(&batch(50), p).unwrap()
         );
+        // Through files and through two separate stores, at different times.
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (d.path().join("a.parquet"), d.path().join("b.parquet"));
+        write_parquet(&batch(50), &a).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        write_parquet(&batch(50), &b).unwrap();
+        assert_eq!(fs::read(&a).unwrap(), fs::read(&b).unwrap());
+        let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let k = inputs().key();
+        let t = [NamedTable::new("out", batch(50))];
+        let m1 = Store::open(d1.path())
+            .unwrap()
+            .write(&k, &inputs(), &t, meta());
+        let m2 = Store::open(d2.path())
+            .unwrap()
+            .write(&k, &inputs(), &t, meta());
+        assert_eq!(m1.unwrap().output_digest, m2.unwrap().output_digest);
     }
 
     #[test]
@@ -897,6 +928,22 @@ mod tests {
         }
         let e = read_parquet(&d.path().join("nope.parquet")).unwrap_err();
         assert!(e.to_string().contains("nope.parquet"), "{e}");
+    }
+
+    #[test]
+    fn every_single_byte_flip_or_truncation_is_survived() {
+        let d = tempfile::tempdir().unwrap();
+        let good = parquet_bytes(&batch(20), Path::new("x")).unwrap();
+        let p = d.path().join("x.parquet");
+        for i in 0..good.len() {
+            let mut bytes = good.clone();
+            bytes[i] ^= 0xff;
+            fs::write(&p, &bytes).unwrap();
+            // An error or (if the flip hit padding or a value) a batch; never a panic.
+            let _ = read_parquet(&p);
+            fs::write(&p, &good[..i]).unwrap();
+            assert!(read_parquet(&p).is_err(), "truncated to {i} bytes");
+        }
     }
 
     #[test]
