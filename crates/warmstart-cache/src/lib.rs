@@ -11,5 +11,5 @@
 pub mod key;
 pub mod store;
 
-pub use key::{CacheKey, Digest, KeyInputs};
-pub use store::{CacheError, Lookup, Manifest, Store};
+pub use key::{CacheKey, Change, Digest, InputDigest, KeyInputs};
+pub use store::{CacheError, EntryMeta, KeyLock, Lookup, Manifest, OutputFile, Store};
