@@ -78,10 +78,10 @@ def timed(cmd, cwd):
     return dt
 
 
-def bench_warmstart(shape, n, reps, jobs):
+def bench_warmstart(shape, n, reps, jobs, tmp):
     res = {"cold": [], "noop": [], "middle": []}
     for _ in range(reps):
-        d = tempfile.mkdtemp(prefix="ws-bench-")
+        d = tempfile.mkdtemp(prefix="ws-bench-", dir=tmp)
         f = os.path.join(d, "e.toml")
         with open(f, "w") as fh:
             fh.write(warmstart_toml(shape, n, "mid"))
@@ -95,13 +95,18 @@ def bench_warmstart(shape, n, reps, jobs):
     return {k: statistics.median(v) for k, v in res.items()}
 
 
-def bench_snakemake(snakemake, shape, n, reps, jobs):
+def bench_snakemake(snakemake, shape, n, reps, jobs, tmp):
     res = {"cold": [], "noop": [], "middle": []}
     for _ in range(reps):
-        d = tempfile.mkdtemp(prefix="sm-bench-")
+        d = tempfile.mkdtemp(prefix="sm-bench-", dir=tmp)
         with open(os.path.join(d, "Snakefile"), "w") as fh:
             fh.write(snakefile(shape, n, "mid"))
-        cmd = [snakemake, "--cores", str(jobs), "--quiet", "all"]
+        # Snakemake builds its DAG recursively: a 1000-rule chain exceeds Python's default
+        # recursion limit, so raise it (as one must to use Snakemake on such a chain).
+        py = os.path.join(os.path.dirname(snakemake), "python")
+        launcher = ("import sys; sys.setrecursionlimit(100000); sys.argv[0] = 'snakemake'; "
+                    "from snakemake.cli import main; main()")
+        cmd = [py, "-c", launcher, "--cores", str(jobs), "--quiet", "all"]
         res["cold"].append(timed(cmd, d))
         res["noop"].append(timed(cmd, d))
         with open(os.path.join(d, "Snakefile"), "w") as fh:
@@ -119,6 +124,8 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--snakemake", default=os.path.join(ROOT, "bench", ".venv", "bin", "snakemake"))
+    ap.add_argument("--tmp", default=None,
+                    help="directory for the projects and caches (default: the system temp dir)")
     ap.add_argument("--snakemake-max", type=int, default=1000,
                     help="skip Snakemake above this size (its cold runs take minutes)")
     a = ap.parse_args()
@@ -127,11 +134,11 @@ def main():
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for shape in a.shapes:
         for n in a.sizes:
-            w = bench_warmstart(shape, n, a.reps, a.jobs)
+            w = bench_warmstart(shape, n, a.reps, a.jobs, a.tmp)
             row = (f"| {shape} | {n} | {w['cold']*1e3:.0f} ms | {w['cold']/n*1e3:.2f} ms | "
                    f"{w['noop']*1e3:.1f} ms | {w['middle']*1e3:.0f} ms |")
             if have_sm and n <= a.snakemake_max:
-                s = bench_snakemake(a.snakemake, shape, n, 1 if n >= 1000 else a.reps, a.jobs)
+                s = bench_snakemake(a.snakemake, shape, n, 1 if n >= 1000 else a.reps, a.jobs, a.tmp)
                 row += (f" {s['cold']:.2f} s | {s['noop']:.2f} s | {s['middle']:.2f} s |"
                         f" {s['cold']/w['cold']:.0f}× | {s['noop']/w['noop']:.0f}× | {s['middle']/w['middle']:.0f}× |")
             else:

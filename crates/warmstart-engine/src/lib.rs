@@ -115,7 +115,8 @@ pub struct StageRequest {
     pub inputs: Vec<StageInput>,
     /// Threads the stage may use (resource hint; not part of the cache key).
     pub threads: usize,
-    /// A scratch directory private to this instance, removed after the run.
+    /// A scratch directory private to this instance: it may not exist yet (create it if
+    /// you need it); it is removed after the run.
     pub scratch_dir: Option<PathBuf>,
     /// Directory of the experiment file, for resolving relative paths in params.
     pub base_dir: Option<PathBuf>,
@@ -209,8 +210,8 @@ impl From<arrow_schema::ArrowError> for EngineError {
 ///
 /// `run` is called from several scheduler threads at once (one call per stage instance);
 /// implementations must be `Send + Sync` and keep no per-run state in `self`. Inside `run`
-/// an engine may use rayon; the scheduler calls it inside a pool sized to the stage's
-/// `threads`, so global parallelism stays bounded.
+/// an engine may use rayon: the scheduler sizes rayon's global pool to `--jobs`, so
+/// stages running at once share it and global parallelism stays bounded.
 pub trait Engine: Send + Sync {
     fn info(&self) -> &EngineInfo;
     fn run(&self, request: &StageRequest) -> Result<StageOutput, EngineError>;

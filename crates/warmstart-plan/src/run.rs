@@ -12,7 +12,7 @@
 //!   large DAGs must stay fast;
 //! - otherwise a worker takes the key's lock (so concurrent `warmstart run`s compute each
 //!   stage once: the second finds the entry when it gets the lock), reads its inputs,
-//!   runs the engine inside the shared rayon pool and writes the entry atomically; the
+//!   runs the engine (rayon inside it uses one global pool of `jobs` threads) and writes the entry atomically; the
 //!   entry exists only if the stage succeeded.
 //!
 //! A cached input whose files turn out corrupt when read is removed and recomputed before
@@ -143,11 +143,13 @@ pub fn execute(
     let n = plan.nodes.len();
     let users = plan.users();
     let jobs = opts.jobs.max(1);
-    let pool = rayon::ThreadPoolBuilder::new()
+    // Stages that use rayon share one global pool of `jobs` threads, so `jobs` stages
+    // each running par_iter never oversubscribe the machine. (Fails harmlessly if the
+    // global pool already exists, e.g. a second `execute` in the same process.)
+    let _ = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .thread_name(|i| format!("warmstart-rayon-{i}"))
-        .build()
-        .ok();
+        .build_global();
     let mut state: Vec<State> = vec![State::Waiting; n];
     let mut remaining: Vec<usize> = plan.nodes.iter().map(|nd| nd.inputs.len()).collect();
     let mut ready: std::collections::VecDeque<usize> =
@@ -229,9 +231,8 @@ pub fn execute(
                 used_slots += slots;
                 on_progress(&Progress::Started { node: i });
                 let tx = tx.clone();
-                let pool = pool.as_ref();
                 scope.spawn(move || {
-                    let r = run_node(plan, store, i, key, ki, inputs, volatile, pool);
+                    let r = run_node(plan, store, i, key, ki, inputs, volatile);
                     let _ = tx.send(r);
                 });
             }
@@ -467,7 +468,6 @@ fn run_node(
     ki: KeyInputs,
     inputs: Vec<(usize, InputSource)>,
     volatile: bool,
-    pool: Option<&rayon::ThreadPool>,
 ) -> WorkerResult {
     let node = &plan.nodes[i];
     let t0 = Instant::now();
@@ -522,10 +522,12 @@ fn run_node(
             tables,
         });
     }
-    let scratch = tempfile::Builder::new()
-        .prefix("warmstart-scratch-")
-        .tempdir()
-        .ok();
+    // Created by the engine only if it needs one (most do not); removed afterwards.
+    let scratch = std::env::temp_dir().join(format!(
+        "warmstart-scratch-{}-{}",
+        std::process::id(),
+        key.short()
+    ));
     let request = StageRequest {
         stage: node.stage.clone(),
         coords: node.coords.clone(),
@@ -534,7 +536,7 @@ fn run_node(
         seed: node.seed,
         inputs: stage_inputs,
         threads: node.threads,
-        scratch_dir: scratch.as_ref().map(|s| s.path().to_path_buf()),
+        scratch_dir: Some(scratch.clone()),
         base_dir: plan
             .experiment
             .source
@@ -542,12 +544,11 @@ fn run_node(
             .parent()
             .map(|p| p.to_path_buf()),
     };
-    let run =
-        || std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| node.engine.run(&request)));
-    let result = match pool {
-        Some(p) => p.install(run),
-        None => run(),
-    };
+    let result =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| node.engine.run(&request)));
+    if scratch.exists() {
+        let _ = std::fs::remove_dir_all(&scratch);
+    }
     let output = match result {
         Ok(Ok(o)) => o,
         Ok(Err(e)) => return fail(e.to_string(), t0),
