@@ -117,11 +117,14 @@ enum State {
     },
 }
 
+/// A finished node: how, its output digest, and its tables if computed in this run.
+type Finished = (Status, Digest, Option<Arc<Vec<NamedTable>>>);
+
 enum WorkerResult {
     Finished {
         node: usize,
         key: CacheKey,
-        outcome: Result<(Status, Digest, Option<Arc<Vec<NamedTable>>>), String>,
+        outcome: Result<Finished, String>,
         duration_ms: u64,
     },
     /// A cached input's files were corrupt: recompute it, then retry this node.
@@ -169,9 +172,11 @@ pub fn execute(
                 summary.interrupted = true;
                 stop = true;
             }
-            // Dispatch what is ready.
-            while !stop {
-                let Some(&i) = ready.front() else { break };
+            // Dispatch what is ready (nothing once stopped).
+            while let Some(&i) = ready.front() {
+                if stop {
+                    break;
+                }
                 let node = &plan.nodes[i];
                 let slots = node.threads.min(jobs);
                 if running > 0 && used_slots + slots > jobs {
@@ -335,8 +340,8 @@ pub fn execute(
         }
     });
     // Whatever never started was skipped (interrupted or fail-fast).
-    for i in 0..n {
-        if matches!(state[i], State::Waiting) {
+    for (i, st) in state.iter().enumerate() {
+        if matches!(st, State::Waiting) {
             let why = if summary.interrupted {
                 "interrupted"
             } else {
