@@ -17,19 +17,6 @@ use warmstart_spec::{Experiment, SpecError, SpecErrors, did_you_mean, expand};
 
 use crate::registry::Registry;
 
-/// Keys that are not params in a `[stages.NAME]` table (for "did you mean" suggestions).
-const RESERVED_STAGE_KEYS: &[&str] = &[
-    "kind",
-    "engine",
-    "inputs",
-    "seed",
-    "threads",
-    "gpu",
-    "gather",
-    "sweep",
-    "description",
-];
-
 /// One stage instance, bound to its engine and ready to run.
 pub struct Node {
     /// Index into `Experiment::stages`.
@@ -193,7 +180,7 @@ pub fn build(experiment: Experiment, registry: &Registry) -> Result<Plan, SpecEr
                         .params
                         .iter()
                         .map(|p| p.name.as_str())
-                        .chain(RESERVED_STAGE_KEYS.iter().copied());
+                        .chain(warmstart_spec::parse::RESERVED.iter().copied());
                     let span = inst
                         .param_keys
                         .get(name)

@@ -154,26 +154,28 @@ pub fn execute(
         .thread_name(|i| format!("warmstart-rayon-{i}"))
         .build_global();
     let mut state: Vec<State> = vec![State::Waiting; n];
-    let mut remaining: Vec<usize> = plan.nodes.iter().map(|nd| nd.inputs.len()).collect();
-    let mut ready: std::collections::VecDeque<usize> =
-        (0..n).filter(|&i| remaining[i] == 0).collect();
-    let mut outputs: HashMap<usize, Arc<Vec<NamedTable>>> = HashMap::new();
-    let mut pending_users: Vec<usize> = users.iter().map(Vec::len).collect();
-    let mut summary = RunSummary::default();
+    let remaining: Vec<usize> = plan.nodes.iter().map(|nd| nd.inputs.len()).collect();
+    let mut b = Books {
+        ready: (0..n).filter(|&i| remaining[i] == 0).collect(),
+        remaining,
+        outputs: HashMap::new(),
+        pending_users: users.iter().map(Vec::len).collect(),
+        summary: RunSummary::default(),
+        users,
+    };
     let mut used_slots = 0usize;
     let mut running = 0usize;
     let mut stop = false;
-    let mut done_count = 0usize;
 
     let (tx, rx) = mpsc::channel::<WorkerResult>();
     std::thread::scope(|scope| {
         loop {
-            if opts.cancel.load(Ordering::SeqCst) && !summary.interrupted {
-                summary.interrupted = true;
+            if opts.cancel.load(Ordering::SeqCst) && !b.summary.interrupted {
+                b.summary.interrupted = true;
                 stop = true;
             }
-            // Dispatch what is ready (nothing once stopped).
-            while let Some(&i) = ready.front() {
+            // Dispatch what is b.ready (nothing once stopped).
+            while let Some(&i) = b.ready.front() {
                 if stop {
                     break;
                 }
@@ -182,7 +184,7 @@ pub fn execute(
                 if running > 0 && used_slots + slots > jobs {
                     break;
                 }
-                ready.pop_front();
+                b.ready.pop_front();
                 let digests: Vec<Digest> = node
                     .inputs
                     .iter()
@@ -204,26 +206,15 @@ pub fn execute(
                         fresh_output: false,
                     };
                     let ev = event(plan, i, Some(key), Status::Cached, 0, None);
-                    finish(
-                        i,
-                        &ev,
-                        plan,
-                        &users,
-                        &mut remaining,
-                        &mut ready,
-                        &mut summary,
-                        on_progress,
-                        &mut done_count,
-                    );
-                    release_inputs(i, plan, &mut pending_users, &mut outputs);
+                    b.complete(plan, i, &ev, on_progress);
                     continue;
                 }
-                // Inputs: in-memory outputs of this run, or cached entries.
+                // Inputs: in-memory b.outputs of this run, or cached entries.
                 let inputs: Vec<(usize, InputSource)> = node
                     .inputs
                     .iter()
                     .map(|&j| {
-                        let src = match (&state[j], outputs.get(&j)) {
+                        let src = match (&state[j], b.outputs.get(&j)) {
                             (_, Some(t)) => InputSource::Memory(t.clone()),
                             (State::Done { key: Some(k), .. }, None) => InputSource::Cache(*k),
                             _ => InputSource::Missing,
@@ -261,9 +252,9 @@ pub fn execute(
                     let ev = match outcome {
                         Ok((status, digest, tables)) => {
                             if let Some(t) = tables
-                                && pending_users[i] > 0
+                                && b.pending_users[i] > 0
                             {
-                                outputs.insert(i, t);
+                                b.outputs.insert(i, t);
                             }
                             state[i] = State::Done {
                                 digest: Some(digest),
@@ -285,20 +276,9 @@ pub fn execute(
                         }
                     };
                     let failed = ev.status == Status::Failed;
-                    finish(
-                        i,
-                        &ev,
-                        plan,
-                        &users,
-                        &mut remaining,
-                        &mut ready,
-                        &mut summary,
-                        on_progress,
-                        &mut done_count,
-                    );
-                    release_inputs(i, plan, &mut pending_users, &mut outputs);
+                    b.complete(plan, i, &ev, on_progress);
                     if failed {
-                        skip_downstream(i, plan, &users, &mut state, &mut summary, on_progress);
+                        skip_downstream(i, plan, &b.users, &mut state, &mut b.summary, on_progress);
                     }
                 }
                 WorkerResult::InputCorrupt {
@@ -310,7 +290,7 @@ pub fn execute(
                     used_slots -= plan.nodes[i].threads.min(jobs);
                     // Retry `i` once `j` is recomputed.
                     state[i] = State::Waiting;
-                    remaining[i] += 1;
+                    b.remaining[i] += 1;
                     if let State::Done {
                         key: Some(k),
                         fresh_output: false,
@@ -323,17 +303,16 @@ pub fn execute(
                             label(&plan.nodes[j].stage, &plan.nodes[j].coords)
                         );
                         // Un-finish j: every user of j that was already released waits again.
-                        for &u in &users[j] {
-                            if u != i && matches!(state[u], State::Waiting) && remaining[u] == 0 {
-                                remaining[u] += 1;
-                                ready.retain(|&r| r != u);
+                        for &u in &b.users[j] {
+                            if u != i && matches!(state[u], State::Waiting) && b.remaining[u] == 0 {
+                                b.remaining[u] += 1;
+                                b.ready.retain(|&r| r != u);
                             }
                         }
-                        summary.cached = summary.cached.saturating_sub(1);
-                        summary.events.retain(|e| e.node != j);
-                        done_count -= 1;
+                        b.summary.cached = b.summary.cached.saturating_sub(1);
+                        b.summary.events.retain(|e| e.node != j);
                         state[j] = State::Waiting;
-                        ready.push_front(j);
+                        b.ready.push_front(j);
                     }
                 }
             }
@@ -342,19 +321,19 @@ pub fn execute(
     // Whatever never started was skipped (interrupted or fail-fast).
     for (i, st) in state.iter().enumerate() {
         if matches!(st, State::Waiting) {
-            let why = if summary.interrupted {
+            let why = if b.summary.interrupted {
                 "interrupted"
             } else {
                 "not started (--fail-fast)"
             };
             let ev = event(plan, i, None, Status::Skipped, 0, Some(why.into()));
-            summary.skipped += 1;
+            b.summary.skipped += 1;
             on_progress(&Progress::Done(ev.clone()));
-            summary.events.push(ev);
+            b.summary.events.push(ev);
         }
     }
-    summary.duration_ms = started.elapsed().as_millis() as u64;
-    summary
+    b.summary.duration_ms = started.elapsed().as_millis() as u64;
+    b.summary
 }
 
 enum InputSource {
@@ -382,49 +361,51 @@ fn event(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn finish(
-    i: usize,
-    ev: &Event,
-    plan: &Plan,
-    users: &[Vec<usize>],
-    remaining: &mut [usize],
-    ready: &mut std::collections::VecDeque<usize>,
-    summary: &mut RunSummary,
-    on_progress: &mut dyn FnMut(&Progress),
-    done_count: &mut usize,
-) {
-    let _ = plan;
-    match ev.status {
-        Status::Ran => summary.ran += 1,
-        Status::Cached => summary.cached += 1,
-        Status::Failed => summary.failed += 1,
-        Status::Skipped => summary.skipped += 1,
-    }
-    *done_count += 1;
-    on_progress(&Progress::Done(ev.clone()));
-    summary.events.push(ev.clone());
-    if matches!(ev.status, Status::Ran | Status::Cached) {
-        for &u in &users[i] {
-            remaining[u] -= 1;
-            if remaining[u] == 0 {
-                ready.push_back(u);
-            }
-        }
-    }
+/// Scheduling bookkeeping of one `execute`: who waits on whom, what is ready, which
+/// in-memory outputs are still needed, and the summary.
+struct Books {
+    users: Vec<Vec<usize>>,
+    /// Inputs not yet done, per node.
+    remaining: Vec<usize>,
+    ready: std::collections::VecDeque<usize>,
+    /// Outputs computed in this run, kept while a user still needs them.
+    outputs: HashMap<usize, Arc<Vec<NamedTable>>>,
+    /// Users not yet finished, per node.
+    pending_users: Vec<usize>,
+    summary: RunSummary,
 }
 
-/// Drop in-memory outputs nobody needs any more.
-fn release_inputs(
-    i: usize,
-    plan: &Plan,
-    pending_users: &mut [usize],
-    outputs: &mut HashMap<usize, Arc<Vec<NamedTable>>>,
-) {
-    for &j in &plan.nodes[i].inputs {
-        pending_users[j] = pending_users[j].saturating_sub(1);
-        if pending_users[j] == 0 {
-            outputs.remove(&j);
+impl Books {
+    /// Record a finished node: count it, report it, release its users if it succeeded,
+    /// and drop in-memory inputs nobody needs any more.
+    fn complete(
+        &mut self,
+        plan: &Plan,
+        i: usize,
+        ev: &Event,
+        on_progress: &mut dyn FnMut(&Progress),
+    ) {
+        match ev.status {
+            Status::Ran => self.summary.ran += 1,
+            Status::Cached => self.summary.cached += 1,
+            Status::Failed => self.summary.failed += 1,
+            Status::Skipped => self.summary.skipped += 1,
+        }
+        on_progress(&Progress::Done(ev.clone()));
+        self.summary.events.push(ev.clone());
+        if matches!(ev.status, Status::Ran | Status::Cached) {
+            for &u in &self.users[i] {
+                self.remaining[u] -= 1;
+                if self.remaining[u] == 0 {
+                    self.ready.push_back(u);
+                }
+            }
+        }
+        for &j in &plan.nodes[i].inputs {
+            self.pending_users[j] = self.pending_users[j].saturating_sub(1);
+            if self.pending_users[j] == 0 {
+                self.outputs.remove(&j);
+            }
         }
     }
 }
