@@ -24,6 +24,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WARMSTART = os.path.join(ROOT, "target", "release", "warmstart")
 
 
+ENGINE = "echo"  # or "process": the same DAG with `sh -c` cat/echo process stages
+
+
+def stage_body(value):
+    """The kind + params of one stage (echo, or a process stage doing Snakemake's cat/echo)."""
+    if ENGINE == "echo":
+        return f'kind = "echo"\nvalue = "{value}"\n'
+    # Inputs arrive as inputs/<stage>/out.csv (with a header row); append our value.
+    cmd = ("{ echo value; for f in inputs/*/out.csv; do [ -f \\\"$f\\\" ] && tail -n +2 \\\"$f\\\"; done; "
+           f"echo {value}; }} > out.csv")
+    return f'kind = "process"\nshell = true\ncommand = "{cmd}"\noutputs = ["out.csv"]\n'
+
+
 def warmstart_toml(shape, n, middle_value):
     out = ['[experiment]\nname = "bench"\n']
     mid = n // 2
@@ -31,14 +44,14 @@ def warmstart_toml(shape, n, middle_value):
         for i in range(n):
             value = middle_value if i == mid else f"v{i}"
             inputs = f'inputs = ["s{i-1}"]\n' if i > 0 else ""
-            out.append(f'[stages.s{i}]\nkind = "echo"\n{inputs}value = "{value}"\n')
+            out.append(f'[stages.s{i}]\n{inputs}{stage_body(value)}')
     else:
-        out.append('[stages.root]\nkind = "echo"\nvalue = "root"\n')
+        out.append(f'[stages.root]\n{stage_body("root")}')
         for i in range(n - 2):
             value = middle_value if i == mid else f"v{i}"
-            out.append(f'[stages.s{i}]\nkind = "echo"\ninputs = ["root"]\nvalue = "{value}"\n')
+            out.append(f'[stages.s{i}]\ninputs = ["root"]\n{stage_body(value)}')
         ins = ", ".join(f'"s{i}"' for i in range(n - 2))
-        out.append(f'[stages.gather]\nkind = "echo"\ninputs = [{ins}]\nvalue = "all"\n')
+        out.append(f'[stages.gather]\ninputs = [{ins}]\n{stage_body("all")}')
     return "\n".join(out)
 
 
@@ -124,11 +137,15 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--snakemake", default=os.path.join(ROOT, "bench", ".venv", "bin", "snakemake"))
+    ap.add_argument("--engine", choices=["echo", "process"], default="echo",
+                    help="warmstart stages: built-in echo, or process stages running sh -c")
     ap.add_argument("--tmp", default=None,
                     help="directory for the projects and caches (default: the system temp dir)")
     ap.add_argument("--snakemake-max", type=int, default=1000,
                     help="skip Snakemake above this size (its cold runs take minutes)")
     a = ap.parse_args()
+    global ENGINE
+    ENGINE = a.engine
     have_sm = os.path.exists(a.snakemake)
     print("| shape | N | warmstart cold | per stage | no-op | middle change | Snakemake cold | no-op | middle change | ratio cold | ratio no-op | ratio middle |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
