@@ -1,0 +1,174 @@
+//! Embeddings through ONNX Runtime against the PyTorch reference of the tiny suite, and the
+//! `embed` kind end to end. These tests need the ONNX Runtime library (found by the same
+//! search as the engine): without it they fail with the install hint.
+
+mod common;
+
+use common::*;
+use warmstart_engine::{Engine, Value};
+use warmstart_onnx::OnnxEngine;
+use warmstart_onnx::embed::{Checkpoint, Embedder, Provider, TextTokenizer, Truncation};
+
+#[derive(serde::Deserialize)]
+struct RefText {
+    text: String,
+    ids: Vec<i64>,
+    /// [layer][position][hidden]
+    hidden_states: Vec<Vec<Vec<f32>>>,
+}
+
+#[derive(serde::Deserialize)]
+struct Reference {
+    checkpoint: String,
+    texts: Vec<RefText>,
+}
+
+fn reference() -> Reference {
+    let p = suite().join("reference.json");
+    serde_json::from_str(&std::fs::read_to_string(&p).expect("reference.json")).expect("json")
+}
+
+fn ok<T>(r: Result<T, warmstart_onnx::OnnxError>) -> T {
+    r.unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn token_ids_match_python_tokenizers() {
+    let r = reference();
+    let ck = ok(Checkpoint::open(&suite().join(&r.checkpoint)));
+    let tok = ok(TextTokenizer::open(&ck.tokenizer));
+    for t in &r.texts {
+        assert_eq!(ok(tok.encode(&t.text, 10_000, Truncation::Left)), t.ids);
+    }
+    // Left truncation keeps the end, right keeps the start.
+    let t = &r.texts[0];
+    assert_eq!(
+        ok(tok.encode(&t.text, 3, Truncation::Left)),
+        t.ids[t.ids.len() - 3..]
+    );
+    assert_eq!(ok(tok.encode(&t.text, 3, Truncation::Right)), t.ids[..3]);
+}
+
+#[test]
+fn hidden_states_match_pytorch_in_a_padded_batch() {
+    let r = reference();
+    let ck = ok(Checkpoint::open(&suite().join(&r.checkpoint)));
+    let mut emb = ok(Embedder::new(&ck, 2, Provider::Cpu));
+    let seqs: Vec<&[i64]> = r.texts.iter().map(|t| t.ids.as_slice()).collect();
+    // Lengths differ, so the shorter texts are right-padded.
+    assert!(seqs.iter().any(|s| s.len() != seqs[0].len()));
+    let got = ok(emb.all_states(&seqs));
+    assert_eq!(got.len(), r.texts[0].hidden_states.len());
+    let mut max_diff = 0f32;
+    for (l, layer) in got.iter().enumerate() {
+        for (s, seq) in layer.iter().enumerate() {
+            let want = &r.texts[s].hidden_states[l];
+            assert_eq!(seq.len(), want.len());
+            for (a, b) in seq.iter().zip(want) {
+                for (x, y) in a.iter().zip(b) {
+                    max_diff = max_diff.max((x - y).abs());
+                }
+            }
+        }
+    }
+    assert!(max_diff <= 1e-4, "max |ORT − PyTorch| = {max_diff}");
+}
+
+#[test]
+fn embed_kind_end_to_end_with_key_extra() {
+    let engine = OnnxEngine::with_base_dir(repo());
+    let data = run(
+        &engine,
+        "dataset",
+        &[
+            ("path", "fixtures/hh-mini/test.jsonl".into()),
+            ("limit", Value::Int(5)),
+        ],
+        vec![],
+    )
+    .unwrap();
+    let out = run(
+        &engine,
+        "embed",
+        &[
+            ("checkpoint", "fixtures/tiny-suite/strong/step-01024".into()),
+            ("layers", Value::List(vec![Value::Int(0), Value::Int(-1)])),
+            ("batch_size", Value::Int(3)),
+        ],
+        vec![input("data", &data)],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let emb = &out.tables[0].batch;
+    assert_eq!(out.tables[0].name, "embeddings");
+    // 5 pairs × 2 sides × 2 layers.
+    assert_eq!(emb.num_rows(), 20);
+    let pairs = warmstart_onnx::tables::read_pairs(emb).unwrap();
+    assert_eq!(pairs.keys().copied().collect::<Vec<_>>(), vec![0, 4]);
+    assert_eq!(pairs[&4].dim, 64);
+    assert_eq!(f64_col(&out, "checkpoint", "step"), vec![1024.0]);
+
+    // Batch size does not change the result (it is not in the key).
+    let out1 = run(
+        &engine,
+        "embed",
+        &[
+            ("checkpoint", "fixtures/tiny-suite/strong/step-01024".into()),
+            ("layers", Value::List(vec![Value::Int(0), Value::Int(-1)])),
+            ("batch_size", Value::Int(1)),
+        ],
+        vec![input("data", &data)],
+    )
+    .unwrap();
+    let p1 = warmstart_onnx::tables::read_pairs(&out1.tables[0].batch).unwrap();
+    for (a, b) in pairs[&4].chosen.iter().zip(&p1[&4].chosen) {
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() < 1e-4);
+        }
+    }
+
+    let p = params(
+        &engine,
+        "embed",
+        &[("checkpoint", "fixtures/tiny-suite/strong/step-01024".into())],
+    );
+    let extra = engine.key_extra(&p).unwrap();
+    let names: Vec<&str> = extra.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(names, ["model.onnx", "tokenizer.json", "onnxruntime"]);
+    assert!(extra[2].1.contains("1.31"), "{}", extra[2].1);
+    let other = params(
+        &engine,
+        "embed",
+        &[("checkpoint", "fixtures/tiny-suite/strong/step-00000".into())],
+    );
+    assert_ne!(engine.key_extra(&other).unwrap()[0], extra[0]);
+}
+
+#[test]
+fn cuda_where_it_cannot_load_is_a_clear_error() {
+    let ck = ok(Checkpoint::open(&suite().join("strong/step-00001")));
+    let Err(e) = Embedder::new(&ck, 1, Provider::Cuda) else {
+        // A CUDA-enabled runtime with a GPU: nothing to check here.
+        return;
+    };
+    let m = e.to_string();
+    assert!(m.contains("provider = \"cuda\" cannot be used"), "{m}");
+    // cuda-or-cpu falls back.
+    ok(Embedder::new(&ck, 1, Provider::CudaOrCpu));
+}
+
+#[test]
+fn missing_checkpoint_files_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = Checkpoint::open(dir.path()).unwrap_err().to_string();
+    assert!(
+        e.contains("model.onnx") && e.contains("tools/README.md"),
+        "{e}"
+    );
+    std::fs::copy(
+        suite().join("strong/step-00001/model.onnx"),
+        dir.path().join("model.onnx"),
+    )
+    .unwrap();
+    let e = Checkpoint::open(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("tokenizer.json"), "{e}");
+}
