@@ -135,7 +135,7 @@ pub fn read_pairs(batch: &RecordBatch) -> Result<BTreeMap<i64, Pairs>, EngineErr
     type Half = (Option<Vec<f64>>, Option<Vec<f64>>);
     let mut by_layer: BTreeMap<i64, (Vec<String>, BTreeMap<String, Half>)> = BTreeMap::new();
     for i in 0..batch.num_rows() {
-        let off = emb.value_offset_at(i) as usize;
+        let off = emb.value_offset_at(i);
         let v: Vec<f64> = values.values()[off..off + dim]
             .iter()
             .map(|&x| x as f64)
