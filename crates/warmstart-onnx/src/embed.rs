@@ -8,7 +8,9 @@
 //! - `tokenizer.json`: a Hugging Face `tokenizers` file;
 //! - `checkpoint.json`: a manifest (`step`, `hidden_size`, `layer_outputs` = the output names
 //!   in layer order, `eval_loss`). Optional: without it the outputs named
-//!   `hidden_states_<i>` are used and step / eval loss are null.
+//!   `hidden_states_<i>` are used (or, for an `optimum-cli export onnx --task
+//!   feature-extraction` model, its single `last_hidden_state` output as layer 0), and step
+//!   and eval loss are null.
 //!
 //! Input: a dataset table (`id`, `chosen`, `rejected`; see [`crate::dataset`]). Both texts of
 //! each pair are tokenized (no special tokens added beyond the tokenizer's own
@@ -320,6 +322,11 @@ impl Embedder {
                 let mut v = Vec::new();
                 while outputs.contains(&format!("hidden_states_{}", v.len())) {
                     v.push(format!("hidden_states_{}", v.len()));
+                }
+                // An `optimum-cli export onnx --task feature-extraction` model has only the
+                // last hidden state: it becomes the single layer 0.
+                if v.is_empty() && outputs.iter().any(|o| o == "last_hidden_state") {
+                    v.push("last_hidden_state".to_string());
                 }
                 v
             }
