@@ -172,3 +172,110 @@ fn missing_checkpoint_files_are_named() {
     let e = Checkpoint::open(dir.path()).unwrap_err().to_string();
     assert!(e.contains("tokenizer.json"), "{e}");
 }
+
+#[test]
+fn w2sg_pipeline_runs_on_the_tiny_suite() {
+    let e = OnnxEngine::with_base_dir(repo());
+    let ds = |split: &str| {
+        run(
+            &e,
+            "dataset",
+            &[("path", format!("fixtures/hh-mini/{split}.jsonl").into())],
+            vec![],
+        )
+        .unwrap()
+    };
+    let (gt, w2s, test) = (ds("train_gt"), ds("train_w2s"), ds("test"));
+    let embed = |ck: &str, d: &warmstart_engine::StageOutput| {
+        run(
+            &e,
+            "embed",
+            &[
+                ("checkpoint", format!("fixtures/tiny-suite/{ck}").into()),
+                ("max_length", Value::Int(48)),
+                ("layers", Value::List(vec![Value::Int(-1)])),
+            ],
+            vec![input("data", d)],
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (wg, ww, wt) = (
+        embed("weak/step-01024", &gt),
+        embed("weak/step-01024", &w2s),
+        embed("weak/step-01024", &test),
+    );
+    let (sg, sw, st) = (
+        embed("strong/step-01024", &gt),
+        embed("strong/step-01024", &w2s),
+        embed("strong/step-01024", &test),
+    );
+    // At most 48 tokens per text.
+    assert!(f64_col(&sg, "checkpoint", "tokens")[0] <= 48.0 * 96.0);
+    let labels = run(
+        &e,
+        "reward-head",
+        &[],
+        vec![input("gt", &wg), input("w2s", &ww)],
+    )
+    .unwrap();
+    let weak = run(
+        &e,
+        "reward-head",
+        &[],
+        vec![input("gt", &wg), input("test", &wt)],
+    )
+    .unwrap();
+    let student = run(
+        &e,
+        "reward-head",
+        &[("loss", "reverse-bce".into())],
+        vec![
+            input("w2s", &sw),
+            input("test", &st),
+            input("labels", &labels),
+        ],
+    )
+    .unwrap();
+    let ceiling = run(
+        &e,
+        "reward-head",
+        &[],
+        vec![input("gt", &sg), input("test", &st)],
+    )
+    .unwrap();
+    for o in [&weak, &student, &ceiling] {
+        let a = f64_col(o, "metrics", "accuracy")[0];
+        assert!((0.0..=1.0).contains(&a));
+        assert_eq!(f64_col(o, "metrics", "n_eval"), vec![48.0]);
+    }
+    let pgr = run(
+        &e,
+        "pgr",
+        &[],
+        vec![
+            input("weak", &weak),
+            input("w2s", &student),
+            input("ceiling", &ceiling),
+        ],
+    )
+    .unwrap();
+    let (w, s, c, p) = (
+        f64_col(&pgr, "pgr", "weak")[0],
+        f64_col(&pgr, "pgr", "w2s")[0],
+        f64_col(&pgr, "pgr", "ceiling")[0],
+        f64_col(&pgr, "pgr", "pgr")[0],
+    );
+    if c != w {
+        assert!((p - (s - w) / (c - w)).abs() < 1e-12);
+    }
+    // The student must not be trained on the test split: refused.
+    let err = run(
+        &e,
+        "reward-head",
+        &[],
+        vec![input("test", &st), input("test2", &st)],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("split overlap"), "{err}");
+}
