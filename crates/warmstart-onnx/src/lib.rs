@@ -173,3 +173,54 @@ impl Engine for OnnxEngine {
         Ok(Vec::new())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_default_passes_its_own_check() {
+        let e = OnnxEngine::new();
+        assert_eq!(e.info().id, "onnx");
+        let names: Vec<&str> = e.info().kinds.iter().map(|k| k.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "dataset",
+                "embed",
+                "reward-head",
+                "probe",
+                "correlate",
+                "pgr"
+            ]
+        );
+        for k in &e.info().kinds {
+            for p in &k.params {
+                if let Some(d) = &p.default {
+                    assert_eq!(p.check(d).as_ref(), Ok(d), "{}.{}", k.name, p.name);
+                }
+            }
+        }
+        let embed = e.info().kind("embed").unwrap();
+        for p in ["batch_size", "provider"] {
+            assert!(!embed.params.iter().any(|s| s.name == p && s.in_key));
+        }
+    }
+
+    #[test]
+    fn unknown_kind_is_an_error() {
+        let e = OnnxEngine::new();
+        let req = StageRequest {
+            stage: "s".into(),
+            coords: vec![],
+            kind: "nope".into(),
+            params: Params::new(),
+            seed: 0,
+            inputs: vec![],
+            threads: 1,
+            scratch_dir: None,
+            base_dir: None,
+        };
+        assert!(e.run(&req).is_err());
+    }
+}

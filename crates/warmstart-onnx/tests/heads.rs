@@ -320,3 +320,52 @@ fn dataset_reads_jsonl_with_prompts_and_content_ids() {
         .to_string();
     assert!(err.contains("nope.jsonl"), "{err}");
 }
+
+#[test]
+fn dataset_reads_parquet() {
+    use arrow_array::{RecordBatch, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pairs.parquet");
+    let schema = std::sync::Arc::new(Schema::new(vec![
+        Field::new("chosen", DataType::Utf8, false),
+        Field::new("rejected", DataType::Utf8, false),
+    ]));
+    let b = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            std::sync::Arc::new(StringArray::from(vec![
+                "\n\nHuman: a\n\nAssistant: yes",
+                "x1",
+            ])),
+            std::sync::Arc::new(StringArray::from(vec![
+                "\n\nHuman: a\n\nAssistant: no",
+                "x2",
+            ])),
+        ],
+    )
+    .unwrap();
+    let f = std::fs::File::create(&path).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(f, schema, None).unwrap();
+    w.write(&b).unwrap();
+    w.close().unwrap();
+    let e = OnnxEngine::new();
+    let out = run(
+        &e,
+        "dataset",
+        &[("path", path.display().to_string().into())],
+        vec![],
+    )
+    .unwrap();
+    let t = &out.tables[0].batch;
+    let prompts = warmstart_onnx::tables::strings(t, "prompt").unwrap();
+    assert_eq!(prompts, ["\n\nHuman: a\n\nAssistant:", "x"]);
+    let ids = warmstart_onnx::tables::strings(t, "id").unwrap();
+    assert_eq!(
+        ids[0],
+        warmstart_onnx::dataset::pair_id(
+            "\n\nHuman: a\n\nAssistant: yes",
+            "\n\nHuman: a\n\nAssistant: no"
+        )
+    );
+}
