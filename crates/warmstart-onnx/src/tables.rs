@@ -2,7 +2,7 @@
 //!
 //! The embedding table (output of `embed`, input of `reward-head` and `probe`) has columns
 //! `id` (Utf8), `side` (Utf8: `chosen` | `rejected`), `layer` (Int64: 0 = embeddings,
-//! L = last block) and `embedding` (FixedSizeList<Float32>, the hidden size).
+//! L = last block) and `embedding` (`FixedSizeList<Float32>`, the hidden size).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
