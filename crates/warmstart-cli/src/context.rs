@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use warmstart_cache::store::Store;
 use warmstart_native::NativeEngine;
+use warmstart_onnx::OnnxEngine;
 use warmstart_plan::{Plan, Registry};
 use warmstart_plugin_host::{PluginEngine, resolve_plugin_path};
 use warmstart_process::ProcessEngine;
@@ -23,15 +24,22 @@ pub fn render_all(errors: &warmstart_spec::SpecErrors) -> String {
     parts.join("\n\n")
 }
 
-/// The built-in engines (every experiment can use them): `native`, then `process`.
-/// `base_dir` is the experiment file's directory (relative script paths).
+/// The built-in engines (every experiment can use them): `native`, `process`, `onnx`.
+/// `base_dir` is the experiment file's directory (relative script, data and checkpoint
+/// paths resolve against it).
 pub fn registry(base_dir: Option<&Path>) -> Registry {
     let mut r = Registry::new();
     r.add(Arc::new(NativeEngine::new()));
-    r.add(Arc::new(match base_dir {
-        Some(d) => ProcessEngine::with_base_dir(d),
-        None => ProcessEngine::new(),
-    }));
+    match base_dir {
+        Some(d) => {
+            r.add(Arc::new(ProcessEngine::with_base_dir(d)));
+            r.add(Arc::new(OnnxEngine::with_base_dir(d)));
+        }
+        None => {
+            r.add(Arc::new(ProcessEngine::new()));
+            r.add(Arc::new(OnnxEngine::new()));
+        }
+    }
     r
 }
 

@@ -213,10 +213,19 @@ fn c3_alpha_threshold_needs_a_detectable_spike() {
     let s = show(&p, &file, "summary", Some("summary"));
     assert_eq!(s.len(), 4);
     for a in [0.0, 1.0] {
-        assert!(!b(at(&s, &[("lambda", 0.25), ("alpha", a)]), "w2sg"), "{s:?}");
+        assert!(
+            !b(at(&s, &[("lambda", 0.25), ("alpha", a)]), "w2sg"),
+            "{s:?}"
+        );
     }
-    assert!(!b(at(&s, &[("lambda", 3.0), ("alpha", 0.0)]), "w2sg"), "{s:?}");
-    assert!(b(at(&s, &[("lambda", 3.0), ("alpha", 1.0)]), "w2sg"), "{s:?}");
+    assert!(
+        !b(at(&s, &[("lambda", 3.0), ("alpha", 0.0)]), "w2sg"),
+        "{s:?}"
+    );
+    assert!(
+        b(at(&s, &[("lambda", 3.0), ("alpha", 1.0)]), "w2sg"),
+        "{s:?}"
+    );
     assert_figure(&p, &file, "figure", "c3-alpha");
 }
 
@@ -249,7 +258,10 @@ fn c3_delta_no_movement_sweet_spot_blow_up() {
     let (p, file) = run_reduced(
         "c3-delta",
         &[
-            ("init = [\"pca\", \"fixed\", \"random\"]", "init = [\"fixed\"]"),
+            (
+                "init = [\"pca\", \"fixed\", \"random\"]",
+                "init = [\"fixed\"]",
+            ),
             (
                 "delta = { logspace = [-6, 1, 15] }",
                 "delta = [1e-6, 1e-4, 10.0]",
@@ -263,7 +275,10 @@ fn c3_delta_no_movement_sweet_spot_blow_up() {
     let tiny = at(&s, &[("delta", 1e-6)]);
     assert!((f(tiny, "final_dist2") - 0.8).abs() < 0.03, "moved: {tiny}");
     let sweet = at(&s, &[("delta", 1e-4)]);
-    assert!(f(sweet, "min_dist2") < weak - 0.05, "no sweet spot: {sweet}");
+    assert!(
+        f(sweet, "min_dist2") < weak - 0.05,
+        "no sweet spot: {sweet}"
+    );
     let big = at(&s, &[("delta", 10.0)]);
     assert!(f(big, "final_dist2") > 1.5, "no blow-up: {big}");
     assert_figure(&p, &file, "figure", "c3-delta");
@@ -298,13 +313,20 @@ fn c4_landscape_spike_turns_power_iteration_toward_w_star() {
 fn ridge_student_beats_under_regularized_teacher_only() {
     let (p, file) = run_reduced(
         "ridge",
-        &[("d = 400", "d = 200"), ("n_t = 800", "n_t = 400"), ("n_s = 800", "n_s = 400")],
+        &[
+            ("d = 400", "d = 200"),
+            ("n_t = 800", "n_t = 400"),
+            ("n_s = 800", "n_s = 400"),
+        ],
     );
     let rows = show(&p, &file, "rows", None);
     for r in &rows {
         for who in ["teacher", "student"] {
             let (sim, th) = (f(r, &format!("{who}_sim")), f(r, &format!("{who}_theory")));
-            assert!((sim - th).abs() / th < 0.06, "{who}: sim {sim} vs theory {th}: {r}");
+            assert!(
+                (sim - th).abs() / th < 0.06,
+                "{who}: sim {sim} vs theory {th}: {r}"
+            );
         }
     }
     let by = |lt: f64| -> Vec<&Value> {
@@ -314,20 +336,33 @@ fn ridge_student_beats_under_regularized_teacher_only() {
     };
     let under = by(0.05);
     assert!(
-        under.iter().any(|r| f(r, "student_sim") < f(r, "teacher_sim")),
+        under
+            .iter()
+            .any(|r| f(r, "student_sim") < f(r, "teacher_sim")),
         "student never beat the under-regularized teacher"
     );
     let over = by(1.0);
     assert!(!over.is_empty());
     for r in &over {
-        assert!(f(r, "student_sim") > f(r, "teacher_sim"), "beat the over-regularized teacher: {r}");
+        assert!(
+            f(r, "student_sim") > f(r, "teacher_sim"),
+            "beat the over-regularized teacher: {r}"
+        );
         assert!(f(r, "student_theory") > f(r, "teacher_theory"), "{r}");
     }
     let w = show(&p, &file, "weighted", None);
     let gain = |z: f64| f(at(&w, &[("zeta", z)]), "gain");
-    assert!(gain(0.0).abs() < 0.01 && gain(0.6) > 0.02 && gain(1.0) > gain(0.6), "{w:?}");
+    assert!(
+        gain(0.0).abs() < 0.01 && gain(0.6) > 0.02 && gain(1.0) > gain(0.6),
+        "{w:?}"
+    );
     for name in ["sim", "theory"] {
-        assert_figure(&p, &file, &format!("figure_{name}"), &format!("ridge-student-{name}"));
+        assert_figure(
+            &p,
+            &file,
+            &format!("figure_{name}"),
+            &format!("ridge-student-{name}"),
+        );
     }
     assert_figure(&p, &file, "figure_under", "ridge-under");
     assert_figure(&p, &file, "figure_over", "ridge-over");

@@ -309,8 +309,8 @@ fn binop(
     }
 }
 
-const FUNCTIONS: [&str; 8] = [
-    "min", "max", "int", "float", "round", "sqrt", "log10", "exp",
+const FUNCTIONS: [&str; 9] = [
+    "min", "max", "int", "float", "round", "sqrt", "log10", "exp", "zfill",
 ];
 
 fn call(f: &str, args: &[Num], s: &Range<usize>) -> Result<Value, ExprError> {
@@ -405,11 +405,26 @@ fn call(f: &str, args: &[Num], s: &Range<usize>) -> Result<Value, ExprError> {
             arity(1)?;
             finite(args[0].f().exp(), s)
         }
+        // `zfill(16, 5)` = "00016": checkpoint directories are usually zero-padded.
+        "zfill" => {
+            arity(2)?;
+            match (args[0], args[1]) {
+                (Num::I(x), Num::I(w)) if (0..=64).contains(&w) => {
+                    let w = w as usize;
+                    Ok(Value::Str(if x < 0 {
+                        format!("-{:0w$}", x.unsigned_abs(), w = w.saturating_sub(1))
+                    } else {
+                        format!("{x:0w$}")
+                    }))
+                }
+                _ => Err(domain("needs an integer and a width between 0 and 64")),
+            }
+        }
         _ => Err(ExprError::eval(
             s.clone(),
             "spec::expr-unknown-function",
             format!("unknown function `{f}`"),
-            "available functions: min, max, int, float, round, sqrt, log10, exp",
+            "available functions: min, max, int, float, round, sqrt, log10, exp, zfill",
         )),
     }
 }
@@ -824,6 +839,36 @@ impl Template {
 /// Replace the `$${` escape by `${` in a string that contains no expression.
 pub fn unescape(s: &str) -> String {
     s.replace("$${", "${")
+}
+
+#[cfg(test)]
+mod zfill_tests {
+    use super::*;
+
+    fn ev(t: &str) -> Value {
+        Template::parse(t)
+            .unwrap()
+            .unwrap()
+            .eval(&|n| (n == "s").then_some(Value::Int(16)))
+            .unwrap()
+    }
+
+    #[test]
+    fn zfill_pads_integers() {
+        assert_eq!(ev("${zfill(s, 5)}"), Value::Str("00016".into()));
+        assert_eq!(
+            ev("step-${zfill(s * 64, 5)}"),
+            Value::Str("step-01024".into())
+        );
+        assert_eq!(ev("${zfill(-3, 3)}"), Value::Str("-03".into()));
+        assert!(
+            Template::parse("${zfill(1.5, 3)}")
+                .unwrap()
+                .unwrap()
+                .eval(&|_| None)
+                .is_err()
+        );
+    }
 }
 
 #[cfg(test)]

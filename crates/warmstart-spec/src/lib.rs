@@ -56,7 +56,8 @@
 //! axis), `+ - * /` (`/` always gives a float), `//` (floor division), `%` (modulo with the
 //! sign of the divisor), `**` (power; right-associative, tighter than unary minus), unary
 //! minus, parentheses, and `min(a, b, ...)`, `max(a, b, ...)`, `int(x)` (truncates),
-//! `float(x)`, `round(x)` (half to even, gives an integer), `sqrt(x)`, `log10(x)`, `exp(x)`.
+//! `float(x)`, `round(x)` (half to even, gives an integer), `sqrt(x)`, `log10(x)`, `exp(x)`,
+//! `zfill(n, width)` (an integer as a zero-padded string: `zfill(16, 5)` = `"00016"`).
 //! Integer op integer stays an integer (overflow is an error); any float makes the result
 //! a float. Errors: unknown name (with a did-you-mean), syntax error (pointing at the column
 //! inside the string), type error (a string or boolean in arithmetic), division by zero.

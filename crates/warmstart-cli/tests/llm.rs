@@ -1,0 +1,100 @@
+//! The shipped LLM-checkpoint study, end to end through the real binary on a subset: three
+//! checkpoints of the tiny suite, 48 pairs per split (the hh-mini fixture). Needs ONNX
+//! Runtime (`python3 -m pip install onnxruntime==1.31.1`, part of the README's test
+//! command); without it the stages fail with the install hint and so does this test.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .and_then(Path::parent)
+        .expect("workspace root")
+}
+
+fn replace_once(text: &str, from: &str, to: &str) -> String {
+    assert_eq!(text.matches(from).count(), 1, "`{from}` must occur once");
+    text.replace(from, to)
+}
+
+#[test]
+fn llm_checkpoint_study_runs_on_a_subset() {
+    let p = Project::new();
+    let shipped = std::fs::read_to_string(root().join("experiments/llm-checkpoints.toml")).unwrap();
+    let mut text = replace_once(
+        &shipped,
+        "data = \"data/hh-rlhf-helpful\"",
+        &format!("data = \"{}\"", root().join("fixtures/hh-mini").display()),
+    );
+    text = replace_once(
+        &text,
+        "suite = \"../fixtures/tiny-suite\"",
+        &format!(
+            "suite = \"{}\"",
+            root().join("fixtures/tiny-suite").display()
+        ),
+    );
+    text = replace_once(&text, "limit = 1000", "limit = 48");
+    text = replace_once(&text, "max_length = 256", "max_length = 96");
+    text = replace_once(
+        &text,
+        "step = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]",
+        "step = [0, 64, 1024]",
+    );
+    p.write("llm.toml", &text);
+    let (ev, out) = p.run_json("llm.toml");
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(with_status(&ev, "failed").is_empty());
+    // 3 datasets, 3 weak embeddings, 2 weak heads, 7 stages per checkpoint, 4 gathers.
+    assert_eq!(ev.len(), 3 + 3 + 2 + 3 * 7 + 4, "{ev:?}");
+
+    // Accuracies are accuracies; PGR is computed from exactly those three numbers.
+    let json = |args: &[&str]| -> Vec<serde_json::Value> {
+        let out = p.run(args);
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)))
+    };
+    let pgr = json(&[
+        "show",
+        "llm.toml",
+        "pgr",
+        "--format",
+        "json",
+        "--at",
+        "step=1024",
+    ]);
+    let f = |c: &str| pgr[0][c].as_f64().unwrap_or(f64::NAN);
+    for c in ["weak", "w2s", "ceiling"] {
+        assert!((0.0..=1.0).contains(&f(c)), "{c} = {}", f(c));
+    }
+    if f("ceiling") != f("weak") {
+        let expect = (f("w2s") - f("weak")) / (f("ceiling") - f("weak"));
+        assert!((f("pgr") - expect).abs() < 1e-9);
+    }
+    let corr = json(&["show", "llm.toml", "probe_vs_w2s", "--format", "json"]);
+    assert_eq!(corr[0]["n"].as_i64(), Some(3));
+    let r = corr[0]["pearson_r"].as_f64().unwrap();
+    assert!((-1.0..=1.0).contains(&r));
+
+    // Adding a checkpoint runs only its own stages (plus the gathers).
+    p.write(
+        "llm.toml",
+        &text.replace("step = [0, 64, 1024]", "step = [0, 64, 512, 1024]"),
+    );
+    let (ev, out) = p.run_json("llm.toml");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut ran = with_status(&ev, "ran");
+    ran.retain(|l| !l.contains("step=512"));
+    assert_eq!(
+        ran,
+        ["accuracies", "figure", "loss_vs_w2s", "probe_vs_w2s"],
+        "{ev:?}"
+    );
+
+    let export = p.run(&["export", "llm.toml", "--out", "results"]);
+    assert!(export.status.success(), "{}", stderr(&export));
+    assert!(p.path("results/figure/accuracy-vs-step.png").exists());
+}
