@@ -206,6 +206,37 @@ impl From<arrow_schema::ArrowError> for EngineError {
     }
 }
 
+/// How an in-process kind runs.
+pub type KindRun = fn(&StageRequest) -> Result<StageOutput, EngineError>;
+
+/// A table of in-process kinds: (spec, implementation) pairs. Built-in engines are such a
+/// table plus an id and a version.
+pub type KindTable = [(fn() -> KindSpec, KindRun)];
+
+/// The specs of a kind table, for [`EngineInfo::kinds`].
+pub fn kind_specs(table: &KindTable) -> Vec<KindSpec> {
+    table.iter().map(|(spec, _)| spec()).collect()
+}
+
+/// Run `request` with the implementation of its kind in `table`.
+pub fn dispatch(
+    engine_id: &str,
+    table: &KindTable,
+    request: &StageRequest,
+) -> Result<StageOutput, EngineError> {
+    let run = table
+        .iter()
+        .find(|(spec, _)| spec().name == request.kind)
+        .map(|(_, run)| *run)
+        .ok_or_else(|| {
+            EngineError::failed(format!(
+                "engine `{engine_id}` has no kind `{}`",
+                request.kind
+            ))
+        })?;
+    run(request)
+}
+
 /// An engine: declares its kinds and runs stage instances.
 ///
 /// `run` is called from several scheduler threads at once (one call per stage instance);

@@ -10,17 +10,14 @@
 pub mod echo;
 pub mod synth;
 
-use warmstart_engine::{Engine, EngineError, EngineInfo, KindSpec, StageOutput, StageRequest};
+use warmstart_engine::{Engine, EngineError, EngineInfo, StageOutput, StageRequest};
 
 /// Bump when any native kind's output could change for the same inputs: it invalidates
 /// every cached native output.
 pub const NATIVE_VERSION: &str = "0.1.0";
 
-type RunFn = fn(&StageRequest) -> Result<StageOutput, EngineError>;
-type SpecFn = fn() -> KindSpec;
-
 /// Every native kind: (spec, implementation).
-const KINDS: &[(SpecFn, RunFn)] = &[
+const KINDS: &warmstart_engine::KindTable = &[
     (echo::spec, echo::run),
     (synth::generate::spec, synth::generate::run),
     (synth::pretrain::spec, synth::pretrain::run),
@@ -49,7 +46,7 @@ impl NativeEngine {
             info: EngineInfo {
                 id: "native".into(),
                 version: version.into(),
-                kinds: KINDS.iter().map(|(spec, _)| spec()).collect(),
+                kinds: warmstart_engine::kind_specs(KINDS),
             },
         }
     }
@@ -67,14 +64,6 @@ impl Engine for NativeEngine {
     }
 
     fn run(&self, request: &StageRequest) -> Result<StageOutput, EngineError> {
-        let idx = self
-            .info
-            .kinds
-            .iter()
-            .position(|k| k.name == request.kind)
-            .ok_or_else(|| {
-                EngineError::failed(format!("native engine has no kind `{}`", request.kind))
-            })?;
-        (KINDS[idx].1)(request)
+        warmstart_engine::dispatch(&self.info.id, KINDS, request)
     }
 }

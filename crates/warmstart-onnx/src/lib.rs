@@ -29,19 +29,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-use warmstart_engine::{
-    Engine, EngineError, EngineInfo, KindSpec, Params, StageOutput, StageRequest, Value,
-};
+use warmstart_engine::{Engine, EngineError, EngineInfo, Params, StageOutput, StageRequest, Value};
 
 pub use error::OnnxError;
 
 /// Bump when any kind's output could change for the same inputs.
 pub const ONNX_ENGINE_VERSION: &str = "0.1.0";
 
-type RunFn = fn(&StageRequest) -> Result<StageOutput, EngineError>;
-type SpecFn = fn() -> KindSpec;
-
-const KINDS: &[(SpecFn, RunFn)] = &[
+const KINDS: &warmstart_engine::KindTable = &[
     (dataset::spec, dataset::run),
     (embed::spec, embed::run),
     (head::spec, head::run),
@@ -77,7 +72,7 @@ impl OnnxEngine {
             info: EngineInfo {
                 id: "onnx".into(),
                 version: ONNX_ENGINE_VERSION.into(),
-                kinds: KINDS.iter().map(|(spec, _)| spec()).collect(),
+                kinds: warmstart_engine::kind_specs(KINDS),
             },
             base_dir: None,
             digests: Mutex::new(HashMap::new()),
@@ -129,20 +124,12 @@ impl Engine for OnnxEngine {
     }
 
     fn run(&self, request: &StageRequest) -> Result<StageOutput, EngineError> {
-        let idx = self
-            .info
-            .kinds
-            .iter()
-            .position(|k| k.name == request.kind)
-            .ok_or_else(|| {
-                EngineError::failed(format!("onnx engine has no kind `{}`", request.kind))
-            })?;
         if request.base_dir.is_none() && self.base_dir.is_some() {
             let mut r = request.clone();
             r.base_dir = self.base_dir.clone();
-            return (KINDS[idx].1)(&r);
+            return warmstart_engine::dispatch(&self.info.id, KINDS, &r);
         }
-        (KINDS[idx].1)(request)
+        warmstart_engine::dispatch(&self.info.id, KINDS, request)
     }
 
     /// `embed` (has `checkpoint`): blake3 of model.onnx and tokenizer.json, and the ONNX
