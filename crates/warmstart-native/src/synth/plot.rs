@@ -34,7 +34,7 @@ pub fn spec() -> KindSpec {
         params: vec![
             ParamSpec::string("table", "Input table to plot (\"\" = each input's first table).").default("rows"),
             ParamSpec::string("x", "Column for the x axis."),
-            ParamSpec::string("y", "Column for the y axis."),
+            ParamSpec::string("y", "Column for the y axis; `a,b` plots several columns, one series each."),
             ParamSpec::string("series", "Column or coordinate that splits lines (\"\" = one line).").default(""),
             ParamSpec::any("baseline", "Dashed horizontal line: a column name (first value) or a number (\"\" = none).").default(""),
             ParamSpec::string("baseline_label", "Legend text of the baseline.").default("baseline"),
@@ -120,26 +120,38 @@ fn collect(req: &StageRequest) -> Result<Data, EngineError> {
         };
         let Some(b) = b else { continue };
         any = true;
-        let (xs, ys) = (col_f64(b, xc)?, col_f64(b, yc)?);
         if let Some(Value::Str(bc)) = req.opt("baseline")
             && !bc.is_empty()
             && baseline.is_none()
         {
             baseline = col_f64(b, bc)?.first().copied();
         }
-        for (row, (&x, &y)) in xs.iter().zip(&ys).enumerate() {
-            let key = series_key(input, b, sc, row)?;
-            if !map.contains_key(&key) {
-                order.push(key.clone());
-            }
-            let (x, y) = (
-                if lx { x.log10() } else { x },
-                if ly { y.log10() } else { y },
-            );
-            if x.is_finite() && y.is_finite() {
-                map.entry(key).or_default().push((x, y));
-            } else {
-                map.entry(key).or_default();
+        let xs = col_f64(b, xc)?;
+        // `y = "a,b"` plots several columns, one series each (named by the column).
+        let y_cols: Vec<&str> = yc.split(',').map(str::trim).collect();
+        for y_col in &y_cols {
+            let ys = col_f64(b, y_col)?;
+            for (row, (&x, &y)) in xs.iter().zip(&ys).enumerate() {
+                let mut key = series_key(input, b, sc, row)?;
+                if y_cols.len() > 1 {
+                    key = if key.is_empty() {
+                        y_col.to_string()
+                    } else {
+                        format!("{key} · {y_col}")
+                    };
+                }
+                if !map.contains_key(&key) {
+                    order.push(key.clone());
+                }
+                let (x, y) = (
+                    if lx { x.log10() } else { x },
+                    if ly { y.log10() } else { y },
+                );
+                if x.is_finite() && y.is_finite() {
+                    map.entry(key).or_default().push((x, y));
+                } else {
+                    map.entry(key).or_default();
+                }
             }
         }
     }
@@ -421,5 +433,24 @@ mod tests {
             vec![input(0.3)],
         );
         assert!(run(&req).is_err());
+    }
+
+    #[test]
+    fn several_y_columns_are_several_series() {
+        let req = testing::request(
+            spec(),
+            &[
+                ("table", Value::Str("trajectory".into())),
+                ("x", Value::Str("t".into())),
+                ("y", Value::Str("dist2, weak_dist2".into())),
+                ("name", Value::Str("two".into())),
+            ],
+            vec![input(0.3)],
+        );
+        let files = read_files_table(&run(&req).unwrap().tables[0].batch).unwrap();
+        let svg = String::from_utf8(files[0].1.clone()).unwrap();
+        // The y label names both columns once; the legend names each series again.
+        assert_eq!(svg.matches("weak_dist2").count(), 2, "{svg}");
+        assert!(svg.matches("dist2").count() >= 4, "{svg}");
     }
 }
