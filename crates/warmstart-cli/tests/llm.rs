@@ -49,8 +49,8 @@ fn llm_checkpoint_study_runs_on_a_subset() {
     let (ev, out) = p.run_json("llm.toml");
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     assert!(with_status(&ev, "failed").is_empty());
-    // 3 datasets, 3 weak embeddings, 2 weak heads, 7 stages per checkpoint, 4 gathers.
-    assert_eq!(ev.len(), 3 + 3 + 2 + 3 * 7 + 4, "{ev:?}");
+    // 3 datasets, 3 weak embeddings, 2 weak heads, 7 stages per checkpoint, 5 gathers and figures.
+    assert_eq!(ev.len(), 3 + 3 + 2 + 3 * 7 + 5, "{ev:?}");
 
     // Accuracies are accuracies; PGR is computed from exactly those three numbers.
     let json = |args: &[&str]| -> Vec<serde_json::Value> {
@@ -90,7 +90,13 @@ fn llm_checkpoint_study_runs_on_a_subset() {
     ran.retain(|l| !l.contains("step=512"));
     assert_eq!(
         ran,
-        ["accuracies", "figure", "loss_vs_w2s", "probe_vs_w2s"],
+        [
+            "accuracies",
+            "figure",
+            "loss_vs_w2s",
+            "probe_figure",
+            "probe_vs_w2s"
+        ],
         "{ev:?}"
     );
 

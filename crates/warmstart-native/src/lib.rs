@@ -14,7 +14,7 @@ use warmstart_engine::{Engine, EngineError, EngineInfo, StageOutput, StageReques
 
 /// Bump when any native kind's output could change for the same inputs: it invalidates
 /// every cached native output.
-pub const NATIVE_VERSION: &str = "0.1.0";
+pub const NATIVE_VERSION: &str = "0.1.1";
 
 /// Every native kind: (spec, implementation).
 const KINDS: &warmstart_engine::KindTable = &[

@@ -43,6 +43,13 @@ pub fn spec() -> KindSpec {
             ParamSpec::string("title", "Figure title.").default(""),
             ParamSpec::string("x_label", "x-axis label (\"\" = the column name).").default(""),
             ParamSpec::string("y_label", "y-axis label (\"\" = the column name).").default(""),
+            ParamSpec::boolean("points", "Draw markers instead of lines (scatter plots).").default(false),
+            ParamSpec::boolean("fit", "Add a dashed least-squares line per series.").default(false),
+            ParamSpec::string(
+                "annotate",
+                "A table (e.g. a `correlate` stage's `correlation`) whose first row's numbers are printed under the title (\"\" = none).",
+            )
+            .default(""),
             ParamSpec::string("name", "Output file stem.").default("plot"),
             ParamSpec::int("width", "Width in pixels.").default(900).range(200.0, 4000.0),
             ParamSpec::int("height", "Height in pixels.").default(600).range(150.0, 4000.0),
@@ -98,6 +105,57 @@ fn series_key(
 struct Data {
     series: Vec<(String, Vec<(f64, f64)>)>,
     baseline: Option<f64>,
+    /// `name = value` pairs of the `annotate` table's first row.
+    note: Option<String>,
+}
+
+/// The numeric cells of the first row of table `name` in any input, as `col = value`.
+fn annotation(req: &StageRequest, name: &str) -> Result<Option<String>, EngineError> {
+    if name.is_empty() {
+        return Ok(None);
+    }
+    let Some(b) = req.inputs.iter().find_map(|i| i.table(Some(name))) else {
+        return Err(EngineError::param(
+            "annotate",
+            format!("no input has a `{name}` table"),
+        ));
+    };
+    let mut parts = Vec::new();
+    for f in b.schema().fields() {
+        if let Ok(v) = col_f64(b, f.name())
+            && let Some(x) = v.first()
+        {
+            parts.push(format!("{} = {}", f.name(), significant(*x)));
+        }
+    }
+    Ok(Some(parts.join(", ")))
+}
+
+/// Three significant digits (integers as they are).
+fn significant(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e9 {
+        return format!("{x}");
+    }
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let digits = (2 - x.abs().log10().floor() as i32).max(0) as usize;
+    if x.abs() < 1e-3 {
+        format!("{x:.2e}")
+    } else {
+        format!("{x:.digits$}")
+    }
+}
+
+/// Least-squares line y = a + b x; `None` with fewer than two distinct x.
+fn least_squares(pts: &[(f64, f64)]) -> Option<(f64, f64)> {
+    let n = pts.len() as f64;
+    let (mx, my) = pts
+        .iter()
+        .fold((0.0, 0.0), |(a, b), p| (a + p.0 / n, b + p.1 / n));
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    (pts.len() >= 2 && sxx > 0.0).then(|| (my - sxy / sxx * mx, sxy / sxx))
 }
 
 fn collect(req: &StageRequest) -> Result<Data, EngineError> {
@@ -177,7 +235,12 @@ fn collect(req: &StageRequest) -> Result<Data, EngineError> {
     let baseline = baseline
         .map(|b| if ly { b.log10() } else { b })
         .filter(|b| b.is_finite());
-    Ok(Data { series, baseline })
+    let note = annotation(req, req.str("annotate")?)?;
+    Ok(Data {
+        series,
+        baseline,
+        note,
+    })
 }
 
 const COLORS: [RGBColor; 8] = [
@@ -199,6 +262,8 @@ struct Labels {
     baseline: String,
     log_x: bool,
     log_y: bool,
+    points: bool,
+    fit: bool,
 }
 
 fn range(vals: impl Iterator<Item = f64>) -> (f64, f64) {
@@ -247,8 +312,27 @@ fn draw<DB: DrawingBackend>(
             .flat_map(|s| s.1.iter().map(|p| p.1))
             .chain(data.baseline),
     );
-    let mut chart = ChartBuilder::on(&root)
-        .caption(&l.title, ("sans-serif", 22))
+    // With an annotation, the title and the annotation get a header band of their own:
+    // one caption line would be clipped.
+    let (head, body) = if data.note.is_some() {
+        let (h, b) = root.split_vertically(58);
+        (Some(h), b)
+    } else {
+        (None, root.clone())
+    };
+    if let (Some(h), Some(note)) = (&head, &data.note) {
+        h.draw(&Text::new(l.title.clone(), (16, 6), ("sans-serif", 22)))
+            .map_err(err)?;
+        h.draw(&Text::new(note.clone(), (16, 36), ("sans-serif", 13)))
+            .map_err(err)?;
+    }
+    let caption = if head.is_some() {
+        String::new()
+    } else {
+        l.title.clone()
+    };
+    let mut chart = ChartBuilder::on(&body)
+        .caption(&caption, ("sans-serif", 22))
         .margin(12)
         .x_label_area_size(45)
         .y_label_area_size(70)
@@ -267,9 +351,15 @@ fn draw<DB: DrawingBackend>(
     let mut legend = false;
     for (k, (name, pts)) in data.series.iter().enumerate() {
         let color = COLORS[k % COLORS.len()];
-        let s = chart
-            .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
-            .map_err(err)?;
+        let s = if l.points {
+            chart
+                .draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))
+                .map_err(err)?
+        } else {
+            chart
+                .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+                .map_err(err)?
+        };
         if !name.is_empty() {
             let label = if l.series.is_empty() {
                 name.clone()
@@ -280,6 +370,14 @@ fn draw<DB: DrawingBackend>(
                 PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
             });
             legend = true;
+        }
+        if l.fit
+            && let Some((a, b)) = least_squares(pts)
+        {
+            let line = vec![(x0, a + b * x0), (x1, a + b * x1)];
+            chart
+                .draw_series(DashedLineSeries::new(line, 6, 4, color.stroke_width(1)))
+                .map_err(err)?;
         }
     }
     if let Some(b) = data.baseline {
@@ -328,6 +426,8 @@ pub fn run(req: &StageRequest) -> Result<StageOutput, EngineError> {
         baseline: req.str("baseline_label")?.to_string(),
         log_x: req.bool("log_x")?,
         log_y: req.bool("log_y")?,
+        points: req.bool("points")?,
+        fit: req.bool("fit")?,
     };
     let (w, h) = (req.usize("width")? as u32, req.usize("height")? as u32);
     let mut svg = String::new();
@@ -377,7 +477,7 @@ pub fn run(req: &StageRequest) -> Result<StageOutput, EngineError> {
 mod tests {
     use super::*;
     use crate::synth::common::{Col, table, testing};
-    use warmstart_engine::read_files_table;
+    use warmstart_engine::{NamedTable, read_files_table};
 
     fn input(r0: f64) -> StageInput {
         let t = table(vec![
@@ -452,5 +552,66 @@ mod tests {
         // The y label names both columns once; the legend names each series again.
         assert_eq!(svg.matches("weak_dist2").count(), 2, "{svg}");
         assert!(svg.matches("dist2").count() >= 4, "{svg}");
+    }
+
+    #[test]
+    fn least_squares_recovers_a_line_and_refuses_a_point() {
+        let (a, b) = least_squares(&[(0.0, 1.0), (1.0, 3.0), (2.0, 5.0)]).unwrap();
+        assert!((a - 1.0).abs() < 1e-12 && (b - 2.0).abs() < 1e-12);
+        assert!(least_squares(&[(1.0, 1.0), (1.0, 2.0)]).is_none());
+    }
+
+    #[test]
+    fn scatter_with_fit_and_annotation() {
+        use arrow_array::Float64Array;
+        use arrow_schema::{DataType, Field, Schema};
+        use std::sync::Arc;
+        let f = |names: &[&str], cols: Vec<Vec<f64>>| {
+            let schema = Arc::new(Schema::new(
+                names
+                    .iter()
+                    .map(|n| Field::new(*n, DataType::Float64, false))
+                    .collect::<Vec<_>>(),
+            ));
+            let arrays = cols
+                .into_iter()
+                .map(|c| Arc::new(Float64Array::from(c)) as arrow_array::ArrayRef)
+                .collect();
+            RecordBatch::try_new(schema, arrays).unwrap()
+        };
+        let inp = StageInput {
+            stage: "corr".into(),
+            coords: vec![],
+            tables: vec![
+                NamedTable::new(
+                    "points",
+                    f(&["x", "y"], vec![vec![0.1, 0.2, 0.3], vec![0.5, 0.7, 0.8]]),
+                ),
+                NamedTable::new(
+                    "correlation",
+                    f(&["pearson_r", "pearson_p"], vec![vec![0.98], vec![0.0123]]),
+                ),
+            ],
+        };
+        let req = testing::request(
+            spec(),
+            &[
+                ("table", Value::Str("points".into())),
+                ("x", Value::Str("x".into())),
+                ("y", Value::Str("y".into())),
+                ("points", Value::Bool(true)),
+                ("fit", Value::Bool(true)),
+                ("annotate", Value::Str("correlation".into())),
+                ("title", Value::Str("probe vs w2s".into())),
+            ],
+            vec![inp],
+        );
+        let files = read_files_table(&run(&req).unwrap().tables[0].batch).unwrap();
+        let svg = String::from_utf8(files[0].1.clone()).unwrap();
+        assert!(
+            svg.contains("pearson_r = 0.980") && svg.contains("pearson_p = 0.0123"),
+            "{svg}"
+        );
+        assert!(svg.matches("<circle").count() >= 3, "three markers");
     }
 }
