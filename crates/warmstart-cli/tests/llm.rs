@@ -1,5 +1,5 @@
 //! The shipped LLM-checkpoint study, end to end through the real binary on a subset: three
-//! checkpoints of the tiny suite, 48 pairs per split (the hh-mini fixture). Needs ONNX
+//! checkpoints of the tiny suite, found by the experiment's `glob` axis, 48 pairs per split (the hh-mini fixture). Needs ONNX
 //! Runtime (`python3 -m pip install onnxruntime==1.31.1`, part of the README's test
 //! command); without it the stages fail with the install hint and so does this test.
 
@@ -30,20 +30,33 @@ fn llm_checkpoint_study_runs_on_a_subset() {
         "data = \"data/hh-rlhf-helpful\"",
         &format!("data = \"{}\"", root().join("fixtures/hh-mini").display()),
     );
+    // The checkpoints a run sees are the directories the `glob` axis finds: link three of
+    // the suite's into the project, and a fourth later.
+    let suite = root().join("fixtures/tiny-suite");
+    let link = |from: &str| {
+        let to = p.path(&format!("suite/{from}"));
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(suite.join(from), to).unwrap();
+    };
+    for c in [
+        "weak",
+        "strong/step-00000",
+        "strong/step-00064",
+        "strong/step-01024",
+    ] {
+        link(c);
+    }
     text = replace_once(
         &text,
         "suite = \"../fixtures/tiny-suite\"",
-        &format!(
-            "suite = \"{}\"",
-            root().join("fixtures/tiny-suite").display()
-        ),
+        &format!("suite = \"{}\"", p.path("suite").display()),
     );
     text = replace_once(&text, "limit = 1000", "limit = 48");
     text = replace_once(&text, "max_length = 256", "max_length = 96");
     text = replace_once(
         &text,
-        "step = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]",
-        "step = [0, 64, 1024]",
+        "step = { glob = \"../fixtures/tiny-suite/strong/step-*\" }",
+        "step = { glob = \"suite/strong/step-*\" }",
     );
     p.write("llm.toml", &text);
     let (ev, out) = p.run_json("llm.toml");
@@ -79,11 +92,8 @@ fn llm_checkpoint_study_runs_on_a_subset() {
     let r = corr[0]["pearson_r"].as_f64().unwrap();
     assert!((-1.0..=1.0).contains(&r));
 
-    // Adding a checkpoint runs only its own stages (plus the gathers).
-    p.write(
-        "llm.toml",
-        &text.replace("step = [0, 64, 1024]", "step = [0, 64, 512, 1024]"),
-    );
+    // Adding a checkpoint directory runs only its own stages (plus the gathers).
+    link("strong/step-00512");
     let (ev, out) = p.run_json("llm.toml");
     assert!(out.status.success(), "{}", stderr(&out));
     let mut ran = with_status(&ev, "ran");

@@ -468,6 +468,94 @@ mod tests {
     const HEAD: &str =
         "[experiment]\nname = \"t\"\n[sweep]\na = [1, 2]\nb = [\"x\", \"y\", \"z\"]\nc = [0.5]\n";
 
+    /// Parse `text` as if it were the file `dir/exp.toml`.
+    fn parse_in(dir: &std::path::Path, text: &str) -> Result<Experiment, crate::SpecErrors> {
+        crate::parse(SourceFile {
+            path: dir.join("exp.toml"),
+            text: text.into(),
+        })
+    }
+
+    #[test]
+    fn glob_axis_gives_sorted_step_numbers_and_rebuilds_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        for step in [
+            "step-00128",
+            "step-00002",
+            "step-00016",
+            ".step-00099",
+            "other",
+        ] {
+            std::fs::create_dir_all(dir.path().join("ckpt").join(step)).unwrap();
+        }
+        let text = "[experiment]\nname = \"t\"\n[sweep]\nstep = { glob = \"ckpt/step-*\" }\n\
+                    [stages.e]\nkind = \"k\"\ncheckpoint = \"ckpt/step-${zfill(step, 5)}\"\n";
+        let e = parse_in(dir.path(), text).unwrap();
+        assert_eq!(
+            e.axes[0].values,
+            vec![Value::Int(2), Value::Int(16), Value::Int(128)]
+        );
+        let x = expand(&e).unwrap();
+        let paths: Vec<String> = x
+            .instances
+            .iter()
+            .map(|i| match &i.params["checkpoint"].value {
+                Value::Str(s) => s.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            paths,
+            ["ckpt/step-00002", "ckpt/step-00016", "ckpt/step-00128"]
+        );
+        // Adding a checkpoint adds a value and leaves the others as they were.
+        std::fs::create_dir(dir.path().join("ckpt/step-01024")).unwrap();
+        let e = parse_in(dir.path(), text).unwrap();
+        assert_eq!(e.axes[0].values.len(), 4);
+        assert_eq!(e.axes[0].values[3], Value::Int(1024));
+    }
+
+    #[test]
+    fn glob_axis_with_non_numeric_matches_gives_sorted_strings() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["run-b.csv", "run-a.csv", "run-10.csv", "notes.txt"] {
+            std::fs::write(dir.path().join(name), "").unwrap();
+        }
+        let text = "[experiment]\nname = \"t\"\n[sweep]\nrun = { glob = \"run-*.csv\" }\n\
+                    [stages.e]\nkind = \"k\"\nfile = \"run-${run}.csv\"\n";
+        let e = parse_in(dir.path(), text).unwrap();
+        assert_eq!(
+            e.axes[0].values,
+            vec![
+                Value::Str("10".into()),
+                Value::Str("a".into()),
+                Value::Str("b".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn glob_axis_errors_name_the_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("ckpt")).unwrap();
+        let msg = |pattern: &str| {
+            let text = format!(
+                "[experiment]\nname = \"t\"\n[sweep]\ns = {{ glob = \"{pattern}\" }}\n[stages.e]\nkind = \"k\"\nx = \"${{s}}\"\n"
+            );
+            let errs = parse_in(dir.path(), &text).unwrap_err();
+            errs.0[0].message.clone()
+        };
+        assert!(
+            msg("ckpt/step-*").contains("matches nothing"),
+            "{}",
+            msg("ckpt/step-*")
+        );
+        assert!(msg("nope/step-*").contains("cannot read directory"));
+        assert!(msg("ckpt/*/model").contains("exactly one `*`"));
+        assert!(msg("ckpt/a*b*").contains("exactly one `*`"));
+        assert!(msg("ckpt/step").contains("exactly one `*`"));
+    }
+
     #[test]
     fn cartesian_product_in_axis_order() {
         // `b` is referenced before `a`, but axis order is [sweep] order; last axis fastest.

@@ -24,6 +24,7 @@
 //! delta = { logspace = [-4, -1, 7] }      # 10^x for x in linspace(start, stop, count)
 //! rep   = { range = [0, 5] }              # integers start..end (end excluded); [start, end, step], step != 0
 //! lam   = [0.0, 1.5, 3.0]                 # explicit list of scalars; also { values = [...] }
+//! step  = { glob = "ckpt/step-*" }        # what `*` stands for in the matching entries
 //!
 //! [stages.gen]
 //! kind = "echo"                    # required string
@@ -66,6 +67,14 @@
 //! whatever value the name holds). Otherwise each `${expr}` is formatted into the string
 //! (strings verbatim, numbers as in `0.5` / `1.0` / `3`). **Escape:** `$${` is a literal
 //! `${` (`"cost $${x}"` is the string `cost ${x}`); a `$` not followed by `{` is literal.
+//!
+//! A `glob` axis lists one directory, relative to the experiment file, when the file is
+//! loaded. The pattern has exactly one `*`, in its last component; entries whose names
+//! match give the axis values — the text the `*` stood for, as integers sorted
+//! numerically when all are decimal numbers (checkpoint steps: `step-00128` gives `128`),
+//! as sorted strings otherwise. Hidden entries match only a pattern starting with `.`.
+//! Stages rebuild the path from the value (`"ckpt/step-${zfill(step, 5)}"`), so a new
+//! checkpoint directory adds sweep points and leaves the others cached.
 //!
 //! ## Sweeps
 //!

@@ -498,7 +498,7 @@ fn scalar(n: &Node) -> Option<Value> {
     }
 }
 
-const AXIS_FORMS: [&str; 4] = ["linspace", "logspace", "range", "values"];
+const AXIS_FORMS: [&str; 5] = ["linspace", "logspace", "range", "values", "glob"];
 
 fn parse_sweep(cx: &mut Ctx, key: &Spanned<String>, node: &Node) -> Vec<Axis> {
     let Some(t) = table(
@@ -576,7 +576,7 @@ fn axis_values(cx: &mut Ctx, k: &Spanned<String>, v: &Node) -> Option<Vec<Value>
     let name = &k.value;
     let form_help = "an axis is a list (`[1, 2, 3]`) or one of `{ linspace = [start, stop, count] }`, \
                      `{ logspace = [start_exp, stop_exp, count] }`, `{ range = [start, end] }` or `[start, end, step]`, \
-                     `{ values = [...] }`";
+                     `{ values = [...] }` or `{ glob = \"dir/step-*\" }`";
     match &v.kind {
         Kind::Array(items) => list_axis(cx, name, v, items),
         Kind::Table(t) => {
@@ -756,6 +756,18 @@ fn axis_values(cx: &mut Ctx, k: &Spanned<String>, v: &Node) -> Option<Vec<Value>
                     }
                     Some(vals)
                 }
+                "glob" => match &fv.kind {
+                    Kind::Str(pattern) => glob_axis(cx, name, fv, pattern),
+                    _ => {
+                        cx.type_err(
+                            &format!("`glob` of axis `{name}`"),
+                            fv,
+                            "a string",
+                            format!("write `{name} = {{ glob = \"checkpoints/step-*\" }}`: one `*` in the last path component, relative to the experiment file"),
+                        );
+                        None
+                    }
+                },
                 other => {
                     let help = match did_you_mean(other, AXIS_FORMS) {
                         Some(d) => format!("{d} ({form_help})"),
@@ -782,6 +794,118 @@ fn axis_values(cx: &mut Ctx, k: &Spanned<String>, v: &Node) -> Option<Vec<Value>
             None
         }
     }
+}
+
+/// The `glob` axis form: the entries of one directory whose names match a pattern with a
+/// single `*` in its last component. The axis values are the texts the `*` stood for —
+/// integers (sorted numerically) when every one is a decimal number, as checkpoint steps
+/// are, strings (sorted) otherwise. The directory is relative to the experiment file and
+/// read when the file is loaded, so adding a checkpoint directory adds sweep points and
+/// leaves the cached ones valid. Only the captured values enter stage params and keys,
+/// never the absolute path of the directory.
+fn glob_axis(cx: &mut Ctx, name: &str, node: &Node, pattern: &str) -> Option<Vec<Value>> {
+    let help = format!(
+        "write `{name} = {{ glob = \"dir/step-*\" }}`: a path relative to the experiment file whose last \
+         component holds exactly one `*` (no other wildcards); each match gives one axis value"
+    );
+    let (dir_part, last) = match pattern.rfind('/') {
+        Some(i) => (&pattern[..i], &pattern[i + 1..]),
+        None => ("", pattern),
+    };
+    if dir_part.contains('*') || last.matches('*').count() != 1 {
+        cx.err(
+            node.span.clone(),
+            "spec::bad-axis",
+            format!(
+                "`glob` of axis `{name}` must have exactly one `*`, in its last path component"
+            ),
+            "unsupported pattern",
+            Some(help),
+        );
+        return None;
+    }
+    let (prefix, suffix) = last.split_once('*').unwrap_or((last, ""));
+    let base = cx
+        .src
+        .path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let dir = if dir_part.is_empty() {
+        base.to_path_buf()
+    } else {
+        base.join(dir_part)
+    };
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) => {
+            cx.err(
+                node.span.clone(),
+                "spec::bad-axis",
+                format!("`glob` of axis `{name}`: cannot read directory {}: {e}", dir.display()),
+                "directory not readable",
+                Some(format!("the directory part is relative to the experiment file's directory ({}); {help}", base.display())),
+            );
+            return None;
+        }
+    };
+    let mut captures: Vec<String> = Vec::new();
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(n) = file_name.to_str() else {
+            continue;
+        };
+        // Hidden entries (editor and sync leftovers) match only a pattern that asks for them.
+        if n.starts_with('.') && !prefix.starts_with('.') {
+            continue;
+        }
+        if n.len() >= prefix.len() + suffix.len() && n.starts_with(prefix) && n.ends_with(suffix) {
+            captures.push(n[prefix.len()..n.len() - suffix.len()].to_string());
+        }
+    }
+    if captures.is_empty() {
+        cx.err(
+            node.span.clone(),
+            "spec::bad-axis",
+            format!(
+                "`glob` of axis `{name}` matches nothing in {}",
+                dir.display()
+            ),
+            "no matches",
+            Some(format!(
+                "check the pattern and that the entries exist; {help}"
+            )),
+        );
+        return None;
+    }
+    if captures.len() > MAX_AXIS_LEN {
+        cx.err(
+            node.span.clone(),
+            "spec::bad-axis",
+            format!("`glob` of axis `{name}` matches more than {MAX_AXIS_LEN} entries"),
+            "too many values",
+            Some("use a narrower pattern".to_string()),
+        );
+        return None;
+    }
+    let numbers: Option<Vec<i64>> = captures
+        .iter()
+        .map(|c| {
+            (!c.is_empty() && c.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| c.parse::<i64>().ok())
+                .flatten()
+        })
+        .collect();
+    Some(match numbers {
+        Some(mut ns) => {
+            ns.sort_unstable();
+            ns.into_iter().map(Value::Int).collect()
+        }
+        None => {
+            captures.sort();
+            captures.into_iter().map(Value::Str).collect()
+        }
+    })
 }
 
 fn list_axis(cx: &mut Ctx, name: &str, v: &Node, items: &[Node]) -> Option<Vec<Value>> {

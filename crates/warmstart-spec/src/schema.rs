@@ -221,6 +221,13 @@ pub fn json_schema(kinds: &[KindSpec]) -> Json {
                         } },
                     },
                     {
+                        "type": "object", "additionalProperties": false, "required": ["glob"],
+                        "properties": { "glob": {
+                            "description": "Entries of a directory (relative to the experiment file) matching a pattern with one `*` in its last component; the values are what `*` stood for (integers when all are numbers).",
+                            "type": "string", "pattern": "^[^*]*\\*[^*/]*$",
+                        } },
+                    },
+                    {
                         "type": "object", "additionalProperties": false, "required": ["range"],
                         "properties": { "range": {
                             "description": "[start, end (excluded)] or [start, end, step]",

@@ -8,6 +8,10 @@ use miette::{GraphicalReportHandler, GraphicalTheme};
 #[test]
 fn malformed_files_fail_with_clear_reports() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // `glob` axes read directories relative to the experiment file's path as given, which
+    // is relative to the workspace root here, as it is for a user running `warmstart`
+    // there. This binary has this one test, so changing its directory races nothing.
+    std::env::set_current_dir(&root).expect("cd to the workspace root");
     let dir = root.join("tests/malformed");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("tests/malformed exists")
