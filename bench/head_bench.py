@@ -5,8 +5,10 @@ Both train a linear reward head r(x) = w·x on the same pairwise data — 4000 t
 of `dim`-dimensional last-token embeddings (Pythia-160M's hidden size, 768, by default) and
 a test split — and report test pairwise accuracy, so the times compare models of equal
 quality. scikit-learn is used the way a researcher would: features = chosen − rejected,
-standardized, both orientations (d → 1, −d → 0), `LogisticRegression()` with its defaults
-(lbfgs, C = 1) and no intercept. warmstart runs the real stage (Arrow decoding,
+standardized, both orientations (d → 1, −d → 0), `LogisticRegression()` (lbfgs, no
+intercept) with its default C = 1 and with stronger regularization (C = 0.1, 0.01, 0.001),
+reported separately; the headline ratio is against the fastest setting within 0.005 of
+warmstart's test accuracy. warmstart runs the real stage (Arrow decoding,
 standardization, one epoch of Adam with batch 16 — its defaults — and evaluation) through
 crates/warmstart-onnx/examples/head_speed.rs.
 
@@ -65,20 +67,23 @@ def main():
     with open(os.path.join(args.dir, "meta.json"), "w") as f:
         json.dump({"n_train": args.n_train, "n_test": args.n_test, "dim": dim}, f)
 
-    def sklearn_once():
+    def sklearn_once(c):
         t = time.perf_counter()
         d = (train[0] - train[1]).astype(np.float64)
         scaler = StandardScaler(with_mean=False).fit(np.vstack([d, -d]))
         x = scaler.transform(np.vstack([d, -d]))
         y = np.r_[np.ones(len(d)), np.zeros(len(d))]
-        clf = LogisticRegression(fit_intercept=False, max_iter=1000).fit(x, y)
+        clf = LogisticRegression(C=c, fit_intercept=False, max_iter=1000).fit(x, y)
         seconds = time.perf_counter() - t
         dt = scaler.transform((test[0] - test[1]).astype(np.float64))
         return seconds, float(np.mean(dt @ clf.coef_[0] > 0))
 
-    sk = [sklearn_once() for _ in range(args.repeats)]
-    sk_time = statistics.median(s for s, _ in sk)
-    sk_acc = sk[0][1]
+    # The default C = 1 and stronger regularization (which also converges faster): the
+    # comparison is against the fastest setting that reaches warmstart's test accuracy.
+    sk = {}
+    for c in (1.0, 0.1, 0.01, 0.001):
+        runs = [sklearn_once(c) for _ in range(args.repeats)]
+        sk[c] = (statistics.median(s for s, _ in runs), runs[0][1])
 
     out = subprocess.run(
         ["cargo", "run", "-q", "--release", "-p", "warmstart-onnx", "--example", "head_speed", "--",
@@ -88,10 +93,20 @@ def main():
     ws = json.loads(out.stdout.strip().splitlines()[-1])
 
     print(f"pairs: {args.n_train} train / {args.n_test} test, dim {dim}, median of {args.repeats}")
-    print(f"{'':28} {'seconds':>10} {'test acc':>9}")
-    print(f"{'scikit-learn (lbfgs)':28} {sk_time:10.4f} {sk_acc:9.4f}")
-    print(f"{'warmstart reward-head':28} {ws['seconds']:10.4f} {ws['accuracy']:9.4f}")
-    print(f"speed-up: {sk_time / ws['seconds']:.1f}x   accuracy difference: {ws['accuracy'] - sk_acc:+.4f}")
+    print(f"{'':34} {'seconds':>10} {'test acc':>9}")
+    for c, (t, acc) in sk.items():
+        print(f"{f'scikit-learn lbfgs, C = {c:g}':34} {t:10.4f} {acc:9.4f}")
+    print(f"{'warmstart reward-head (1 epoch)':34} {ws['seconds']:10.4f} {ws['accuracy']:9.4f}")
+    default_t, default_acc = sk[1.0]
+    print(f"speed-up vs scikit-learn defaults: {default_t / ws['seconds']:.1f}x "
+          f"(accuracy {ws['accuracy'] - default_acc:+.4f})")
+    equal = [(t, c) for c, (t, acc) in sk.items() if acc >= ws["accuracy"] - 0.005]
+    if equal:
+        t, c = min(equal)
+        print(f"speed-up vs the fastest scikit-learn setting within 0.005 of warmstart's accuracy "
+              f"(C = {c:g}): {t / ws['seconds']:.1f}x")
+    else:
+        print("no scikit-learn setting reached warmstart's accuracy")
 
 
 if __name__ == "__main__":

@@ -364,13 +364,17 @@ impl Embedder {
         })
     }
 
-    /// Run one right-padded batch; returns, per requested layer (in `layers` order), the
-    /// hidden size and the raw `[batch, max_len, hidden]` values.
-    fn forward(
+    /// Run one right-padded batch; returns, per requested layer (in `layers` order), what
+    /// `pick(hidden, values)` takes from that layer's raw `[batch, max_len, hidden]` output.
+    /// `pick` reads the output in place: copying whole outputs (every position of every
+    /// layer, when the stage keeps one position) cost more than the tiny models' forward
+    /// pass, in copies and page faults.
+    fn forward<T>(
         &mut self,
         seqs: &[&[i64]],
         layers: &[usize],
-    ) -> Result<Vec<(usize, Vec<f32>)>, OnnxError> {
+        pick: impl Fn(usize, &[f32]) -> T,
+    ) -> Result<Vec<T>, OnnxError> {
         let b = seqs.len();
         let len = seqs.iter().map(|s| s.len()).max().unwrap_or(0);
         if b == 0 || seqs.iter().any(|s| s.is_empty()) {
@@ -411,7 +415,7 @@ impl Embedder {
                     "output `{name}` has shape {dims:?}, expected [{b}, {len}, hidden]"
                 )));
             }
-            out.push((dims[2] as usize, data.to_vec()));
+            out.push(pick(dims[2] as usize, data));
         }
         Ok(out)
     }
@@ -424,19 +428,15 @@ impl Embedder {
         layers: &[usize],
     ) -> Result<Vec<Vec<Vec<f32>>>, OnnxError> {
         let len = seqs.iter().map(|s| s.len()).max().unwrap_or(0);
-        Ok(self
-            .forward(seqs, layers)?
-            .into_iter()
-            .map(|(h, data)| {
-                seqs.iter()
-                    .enumerate()
-                    .map(|(i, s)| {
-                        let off = (i * len + s.len() - 1) * h;
-                        data[off..off + h].to_vec()
-                    })
-                    .collect()
-            })
-            .collect())
+        self.forward(seqs, layers, |h, data| {
+            seqs.iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let off = (i * len + s.len() - 1) * h;
+                    data[off..off + h].to_vec()
+                })
+                .collect()
+        })
     }
 
     /// Every hidden state of every layer, `[layer][sequence][position][hidden]`, for a
@@ -444,20 +444,16 @@ impl Embedder {
     pub fn all_states(&mut self, seqs: &[&[i64]]) -> Result<Vec<Vec<Vec<Vec<f32>>>>, OnnxError> {
         let len = seqs.iter().map(|s| s.len()).max().unwrap_or(0);
         let layers: Vec<usize> = (0..self.layer_outputs.len()).collect();
-        Ok(self
-            .forward(seqs, &layers)?
-            .into_iter()
-            .map(|(h, data)| {
-                seqs.iter()
-                    .enumerate()
-                    .map(|(i, s)| {
-                        (0..s.len())
-                            .map(|t| data[(i * len + t) * h..(i * len + t + 1) * h].to_vec())
-                            .collect()
-                    })
-                    .collect()
-            })
-            .collect())
+        self.forward(seqs, &layers, |h, data| {
+            seqs.iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    (0..s.len())
+                        .map(|t| data[(i * len + t) * h..(i * len + t + 1) * h].to_vec())
+                        .collect()
+                })
+                .collect()
+        })
     }
 }
 

@@ -30,8 +30,8 @@ use warmstart_engine::{
     Determinism, EngineError, KindSpec, ParamSpec, StageInput, StageOutput, StageRequest,
 };
 
-use crate::linear::{Loss, TrainConfig, std_devs, train};
-use crate::tables::{Pairs, input_table, numbers, read_pairs, strings};
+use crate::linear::{Loss, TrainConfig, std_devs, train_with};
+use crate::tables::{Pairs, input_table, layers_in, numbers, read_pairs_of, strings};
 
 pub fn spec() -> KindSpec {
     KindSpec {
@@ -101,9 +101,9 @@ pub fn check_disjoint(
 /// The layer to use: `-1` = highest present in both.
 pub fn pick_layer<'a>(
     want: i64,
-    train: &'a std::collections::BTreeMap<i64, Pairs>,
-    eval: &'a std::collections::BTreeMap<i64, Pairs>,
-) -> Result<(i64, &'a Pairs, &'a Pairs), EngineError> {
+    train: &'a std::collections::BTreeMap<i64, Pairs<'a>>,
+    eval: &'a std::collections::BTreeMap<i64, Pairs<'a>>,
+) -> Result<(i64, &'a Pairs<'a>, &'a Pairs<'a>), EngineError> {
     let layer = if want < 0 {
         *train
             .keys()
@@ -133,19 +133,21 @@ fn label_source(input: &StageInput) -> Result<HashMap<String, f64>, EngineError>
     Ok(ids.into_iter().zip(y).collect())
 }
 
-/// Features of pairs: `(chosen − rejected)/σ`.
-pub fn pair_features(p: &Pairs, sd: &[f64]) -> Vec<Vec<f64>> {
-    p.chosen
-        .iter()
-        .zip(&p.rejected)
-        .map(|(c, r)| {
-            c.iter()
-                .zip(r)
-                .zip(sd)
-                .map(|((a, b), s)| (a - b) / s)
-                .collect()
-        })
-        .collect()
+/// The features of pair `i`, `(chosen − rejected)/σ`, written into `out` (`p.dim` values).
+pub fn pair_feature(p: &Pairs<'_>, sd: &[f64], i: usize, out: &mut [f64]) {
+    let (c, r, sd) = (p.chosen(i), p.rejected(i), &sd[..p.dim]);
+    for (j, o) in out[..p.dim].iter_mut().enumerate() {
+        *o = (c[j] as f64 - r[j] as f64) / sd[j];
+    }
+}
+
+/// The features of every pair, row-major (`p.len()` rows of `p.dim`).
+pub fn pair_features(p: &Pairs<'_>, sd: &[f64]) -> Vec<f64> {
+    let mut out = vec![0.0; p.len() * p.dim];
+    for (i, row) in out.chunks_exact_mut(p.dim.max(1)).enumerate() {
+        pair_feature(p, sd, i, row);
+    }
+    out
 }
 
 pub fn run(req: &StageRequest) -> Result<StageOutput, EngineError> {
@@ -154,9 +156,22 @@ pub fn run(req: &StageRequest) -> Result<StageOutput, EngineError> {
             "reward-head needs inputs [train embeddings, eval embeddings(, soft labels)]".into(),
         ));
     };
-    let train_pairs = read_pairs(input_table(train_in, "embeddings")?)?;
-    let eval_pairs = read_pairs(input_table(eval_in, "embeddings")?)?;
-    let (layer, tr, ev) = pick_layer(req.i64("layer")?, &train_pairs, &eval_pairs)?;
+    let (train_table, eval_table) = (
+        input_table(train_in, "embeddings")?,
+        input_table(eval_in, "embeddings")?,
+    );
+    // Decode only the layer the head uses: `-1` is the highest layer both inputs hold.
+    let want = match req.i64("layer")? {
+        l if l < 0 => layers_in(train_table)?
+            .intersection(&layers_in(eval_table)?)
+            .max()
+            .copied()
+            .unwrap_or(l),
+        l => l,
+    };
+    let train_pairs = read_pairs_of(train_table, Some(want))?;
+    let eval_pairs = read_pairs_of(eval_table, Some(want))?;
+    let (layer, tr, ev) = pick_layer(want, &train_pairs, &eval_pairs)?;
     check_disjoint(&train_in.stage, &tr.ids, &eval_in.stage, &ev.ids)?;
 
     let labels_input = req.inputs.get(2);
@@ -191,14 +206,11 @@ pub fn run(req: &StageRequest) -> Result<StageOutput, EngineError> {
         vec![1.0; tr.ids.len()]
     };
 
-    let rows: Vec<&[f64]> = tr
-        .chosen
-        .iter()
-        .chain(&tr.rejected)
-        .map(Vec::as_slice)
+    let rows: Vec<&[f32]> = (0..tr.len())
+        .map(|i| tr.chosen(i))
+        .chain((0..tr.len()).map(|i| tr.rejected(i)))
         .collect();
     let sd = std_devs(&rows);
-    let xs = pair_features(tr, &sd);
     let loss_name = req.str("loss")?;
     let loss = Loss::parse(loss_name, req.f64("epsilon")?, req.f64("alpha")?)
         .ok_or_else(|| EngineError::param("loss", "unknown loss"))?;
@@ -211,10 +223,13 @@ pub fn run(req: &StageRequest) -> Result<StageOutput, EngineError> {
         bias: false,
         seed: req.seed,
     };
-    let model = train(&xs, &y, &cfg);
-    let logits: Vec<f64> = pair_features(ev, &sd)
-        .iter()
-        .map(|x| model.logit(x))
+    let model = train_with(tr.dim, &y, &cfg, |i, row| pair_feature(tr, &sd, i, row));
+    let mut row = vec![0.0; ev.dim];
+    let logits: Vec<f64> = (0..ev.len())
+        .map(|i| {
+            pair_feature(ev, &sd, i, &mut row);
+            model.logit(&row)
+        })
         .collect();
     let correct: Vec<bool> = logits.iter().map(|&z| z > 0.0).collect();
     let acc = correct.iter().filter(|&&c| c).count() as f64 / correct.len().max(1) as f64;

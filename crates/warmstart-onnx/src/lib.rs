@@ -33,8 +33,9 @@ use warmstart_engine::{Engine, EngineError, EngineInfo, Params, StageOutput, Sta
 
 pub use error::OnnxError;
 
-/// Bump when any kind's output could change for the same inputs.
-pub const ONNX_ENGINE_VERSION: &str = "0.1.0";
+/// Bump when any kind's output could change for the same inputs (0.1.1: one-pass feature
+/// standard deviations in `reward-head` and `probe`, last bits may differ).
+pub const ONNX_ENGINE_VERSION: &str = "0.1.1";
 
 const KINDS: &warmstart_engine::KindTable = &[
     (dataset::spec, dataset::run),

@@ -111,9 +111,28 @@ impl SplitMix {
     }
 }
 
-/// Train a logistic model on rows `x` with labels `y` (same length, `y ∈ [0,1]`).
-pub fn train(x: &[Vec<f64>], y: &[f64], cfg: &TrainConfig) -> Linear {
-    let dim = x.first().map(Vec::len).unwrap_or(0);
+/// Train a logistic model on the rows of `x` (row-major, `y.len()` rows of `dim` values)
+/// with labels `y ∈ [0,1]`.
+pub fn train(x: &[f64], dim: usize, y: &[f64], cfg: &TrainConfig) -> Linear {
+    assert_eq!(
+        x.len(),
+        y.len() * dim,
+        "x must hold y.len() rows of dim values"
+    );
+    train_with(dim, y, cfg, |i, row| {
+        row.copy_from_slice(&x[i * dim..(i + 1) * dim])
+    })
+}
+
+/// [`train`] with the features of row `i` written into a buffer by `features(i, buf)` on
+/// demand, so a caller whose features are a cheap function of data it already holds (a
+/// reward head: `(chosen − rejected)/σ`) never materializes the feature matrix.
+pub fn train_with(
+    dim: usize,
+    y: &[f64],
+    cfg: &TrainConfig,
+    features: impl Fn(usize, &mut [f64]),
+) -> Linear {
     let mut w = vec![0.0; dim];
     let mut b = 0.0;
     let (mut m, mut v) = (vec![0.0; dim + 1], vec![0.0; dim + 1]);
@@ -121,14 +140,16 @@ pub fn train(x: &[Vec<f64>], y: &[f64], cfg: &TrainConfig) -> Linear {
     let mut rng = SplitMix::new(cfg.seed);
     let mut t = 0i32;
     let mut g = vec![0.0; dim + 1];
+    let mut row = vec![0.0; dim];
     for _ in 0..cfg.epochs.max(1) {
-        let order = rng.permutation(x.len());
+        let order = rng.permutation(y.len());
         for batch in order.chunks(cfg.batch_size.max(1)) {
             g.iter_mut().for_each(|gi| *gi = 0.0);
             for &i in batch {
-                let z: f64 = w.iter().zip(&x[i]).map(|(a, c)| a * c).sum::<f64>() + b;
+                features(i, &mut row);
+                let z: f64 = w.iter().zip(&row).map(|(a, c)| a * c).sum::<f64>() + b;
                 let d = cfg.loss.grad(sigmoid(z), y[i]);
-                for (gj, xj) in g.iter_mut().zip(&x[i]) {
+                for (gj, xj) in g.iter_mut().zip(&row) {
                     *gj += d * xj;
                 }
                 g[dim] += d;
@@ -158,23 +179,37 @@ pub fn train(x: &[Vec<f64>], y: &[f64], cfg: &TrainConfig) -> Linear {
 }
 
 /// Per-dimension standard deviations of `rows` (1 where a dimension is constant).
-pub fn std_devs(rows: &[&[f64]]) -> Vec<f64> {
-    let dim = rows.first().map(|r| r.len()).unwrap_or(0);
-    let n = rows.len().max(1) as f64;
-    let mut mean = vec![0.0; dim];
+///
+/// One pass over the rows, accumulating sums and sums of squares of the deviations from
+/// the first row: the shift keeps the `E[d²] − E[d]²` form from cancelling catastrophically
+/// for embeddings whose dimensions sit far from zero, and one pass halves the memory
+/// traffic of the two-pass form on thousands of hidden-size rows.
+pub fn std_devs(rows: &[&[f32]]) -> Vec<f64> {
+    let Some(first) = rows.first() else {
+        return Vec::new();
+    };
+    let dim = first.len();
+    let n = rows.len() as f64;
+    let (mut sum, mut sq) = (vec![0.0; dim], vec![0.0; dim]);
+    let (sum_s, sq_s, first) = (&mut sum[..dim], &mut sq[..dim], &first[..dim]);
     for r in rows {
-        for (m, x) in mean.iter_mut().zip(r.iter()) {
-            *m += x / n;
+        // Equal-length slices and an index loop: the compiler drops the bounds checks and
+        // vectorizes (each dimension's accumulators are independent, so the result does
+        // not depend on the vector width).
+        let r = &r[..dim];
+        for j in 0..dim {
+            let d = r[j] as f64 - first[j] as f64;
+            sum_s[j] += d;
+            sq_s[j] += d * d;
         }
     }
-    let mut var = vec![0.0; dim];
-    for r in rows {
-        for ((s, x), m) in var.iter_mut().zip(r.iter()).zip(&mean) {
-            *s += (x - m) * (x - m) / n;
-        }
-    }
-    var.into_iter()
-        .map(|s| if s > 1e-20 { s.sqrt() } else { 1.0 })
+    sum.into_iter()
+        .zip(sq)
+        .map(|(s, q)| {
+            let mean = s / n;
+            let var = (q / n - mean * mean).max(0.0);
+            if var > 1e-20 { var.sqrt() } else { 1.0 }
+        })
         .collect()
 }
 
@@ -187,6 +222,38 @@ mod tests {
         let num = (f(z + h) - f(z - h)) / (2.0 * h);
         let ana = loss.grad(sigmoid(z), y);
         assert!((num - ana).abs() < 1e-5, "{loss:?}: {num} vs {ana}");
+    }
+
+    #[test]
+    fn one_pass_std_devs_match_two_pass_far_from_zero() {
+        // Dimensions centred at 0, 1e4 and −3e5 (embeddings have such outlier dimensions):
+        // the shifted one-pass form must not cancel, and constant dimensions give 1.
+        let mut rng = SplitMix::new(9);
+        let rows: Vec<Vec<f32>> = (0..500)
+            .map(|_| {
+                let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+                vec![
+                    u as f32,
+                    (1e4 + 2.0 * u) as f32,
+                    (-3e5 + 8.0 * u) as f32,
+                    7.0,
+                ]
+            })
+            .collect();
+        let refs: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
+        let got = std_devs(&refs);
+        for j in 0..4 {
+            let x: Vec<f64> = rows.iter().map(|r| r[j] as f64).collect();
+            let mean = x.iter().sum::<f64>() / x.len() as f64;
+            let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / x.len() as f64;
+            let want = if var > 1e-20 { var.sqrt() } else { 1.0 };
+            assert!(
+                (got[j] - want).abs() <= 1e-9 * want.max(1.0),
+                "dim {j}: {} vs {want}",
+                got[j]
+            );
+        }
+        assert_eq!(got[3], 1.0);
     }
 
     #[test]

@@ -46,13 +46,14 @@ pub fn spec() -> KindSpec {
     }
 }
 
-fn accuracy(m: &Linear, x: &[Vec<f64>], y: &[f64]) -> f64 {
+/// Accuracy of `m` on the rows of `x` (row-major, `dim` values each).
+fn accuracy(m: &Linear, x: &[f64], dim: usize, y: &[f64]) -> f64 {
     let ok = x
-        .iter()
+        .chunks_exact(dim.max(1))
         .zip(y)
         .filter(|(x, y)| (m.logit(x) > 0.0) == (**y > 0.5))
         .count();
-    ok as f64 / x.len().max(1) as f64
+    ok as f64 / y.len().max(1) as f64
 }
 
 pub fn run(req: &StageRequest) -> Result<StageOutput, EngineError> {
@@ -86,29 +87,32 @@ pub fn run(req: &StageRequest) -> Result<StageOutput, EngineError> {
         let perm = rng.permutation(n);
         let n_test = ((n as f64 * frac).round() as usize).clamp(1, n - 1);
         let (test_idx, train_idx) = perm.split_at(n_test);
-        let train_rows: Vec<&[f64]> = train_idx
+        let train_rows: Vec<&[f32]> = train_idx
             .iter()
-            .flat_map(|&i| [p.chosen[i].as_slice(), p.rejected[i].as_slice()])
+            .flat_map(|&i| [p.chosen(i), p.rejected(i)])
             .collect();
         let sd = std_devs(&train_rows);
         let feats = pair_features(p, &sd);
-        let make = |idx: &[usize]| -> (Vec<Vec<f64>>, Vec<f64>) {
-            idx.iter()
-                .map(|&i| {
-                    let s = signs[i];
-                    (feats[i].iter().map(|v| v * s).collect(), (s + 1.0) / 2.0)
-                })
-                .unzip()
+        let dim = p.dim;
+        let make = |idx: &[usize]| -> (Vec<f64>, Vec<f64>) {
+            let mut x = Vec::with_capacity(idx.len() * dim);
+            let mut y = Vec::with_capacity(idx.len());
+            for &i in idx {
+                let s = signs[i];
+                x.extend(feats[i * dim..(i + 1) * dim].iter().map(|v| v * s));
+                y.push((s + 1.0) / 2.0);
+            }
+            (x, y)
         };
         let (xtr, ytr) = make(train_idx);
         let (xte, yte) = make(test_idx);
-        let m = train(&xtr, &ytr, &cfg);
+        let m = train(&xtr, dim, &ytr, &cfg);
         rows.push((
             layer,
-            accuracy(&m, &xtr, &ytr),
-            accuracy(&m, &xte, &yte),
-            xtr.len(),
-            xte.len(),
+            accuracy(&m, &xtr, dim, &ytr),
+            accuracy(&m, &xte, dim, &yte),
+            ytr.len(),
+            yte.len(),
         ));
     }
     if rows.is_empty() {

@@ -4,7 +4,7 @@
 //! `id` (Utf8), `side` (Utf8: `chosen` | `rejected`), `layer` (Int64: 0 = embeddings,
 //! L = last block) and `embedding` (`FixedSizeList<Float32>`, the hidden size).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use arrow_array::{
@@ -103,20 +103,92 @@ pub fn embedding_table(rows: &[EmbeddingRow], dim: usize) -> Result<RecordBatch,
     Ok(RecordBatch::try_new(schema, cols)?)
 }
 
-/// Pairs of one layer: for each id (in first-seen order), (chosen, rejected) embeddings.
+/// Pairs of one layer: for each id (in first-seen order), where its chosen and rejected
+/// embeddings are in the table's Float32 buffer. Borrowed, not copied: a head reads
+/// thousands of hidden-size rows once, and copying them into per-row (or even one big)
+/// f64 vectors cost more, in allocation and page faults, than the training itself.
 #[derive(Debug, Clone, Default)]
-pub struct Pairs {
+pub struct Pairs<'a> {
     pub ids: Vec<String>,
-    pub chosen: Vec<Vec<f64>>,
-    pub rejected: Vec<Vec<f64>>,
     pub dim: usize,
+    values: &'a [f32],
+    chosen_at: Vec<usize>,
+    rejected_at: Vec<usize>,
+}
+
+impl<'a> Pairs<'a> {
+    /// Number of pairs.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+    /// The chosen side's embedding of pair `i`.
+    pub fn chosen(&self, i: usize) -> &'a [f32] {
+        let o = self.chosen_at[i];
+        &self.values[o..o + self.dim]
+    }
+    /// The rejected side's embedding of pair `i`.
+    pub fn rejected(&self, i: usize) -> &'a [f32] {
+        let o = self.rejected_at[i];
+        &self.values[o..o + self.dim]
+    }
 }
 
 /// Read an embedding table into per-layer pairs (layer → pairs). Ids that lack either side
 /// are an error.
-pub fn read_pairs(batch: &RecordBatch) -> Result<BTreeMap<i64, Pairs>, EngineError> {
-    let ids = strings(batch, "id")?;
-    let sides = strings(batch, "side")?;
+pub fn read_pairs(batch: &RecordBatch) -> Result<BTreeMap<i64, Pairs<'_>>, EngineError> {
+    read_pairs_of(batch, None)
+}
+
+/// The layers present in an embedding table, without decoding any embedding.
+pub fn layers_in(batch: &RecordBatch) -> Result<BTreeSet<i64>, EngineError> {
+    Ok(numbers(batch, "layer")?
+        .into_iter()
+        .map(|l| l as i64)
+        .collect())
+}
+
+/// A Utf8 column, borrowed (no copy per row).
+fn str_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<StrColumn<'a>, EngineError> {
+    let col = batch
+        .column_by_name(name)
+        .ok_or_else(|| EngineError::Input(format!("missing column `{name}`")))?;
+    if let Some(a) = col.as_any().downcast_ref::<StringArray>() {
+        return Ok(StrColumn::Small(a));
+    }
+    if let Some(a) = col.as_any().downcast_ref::<LargeStringArray>() {
+        return Ok(StrColumn::Large(a));
+    }
+    Err(EngineError::Input(format!(
+        "column `{name}` must be a string column, found {}",
+        col.data_type()
+    )))
+}
+
+enum StrColumn<'a> {
+    Small(&'a StringArray),
+    Large(&'a LargeStringArray),
+}
+
+impl StrColumn<'_> {
+    fn value(&self, i: usize) -> &str {
+        match self {
+            StrColumn::Small(a) => a.value(i),
+            StrColumn::Large(a) => a.value(i),
+        }
+    }
+}
+
+/// [`read_pairs`] restricted to one layer when `only` is given: the other layers' rows are
+/// skipped, which matters for a checkpoint with dozens of layers when a head uses one.
+pub fn read_pairs_of(
+    batch: &RecordBatch,
+    only: Option<i64>,
+) -> Result<BTreeMap<i64, Pairs<'_>>, EngineError> {
+    let ids = str_column(batch, "id")?;
+    let sides = str_column(batch, "side")?;
     let layers = numbers(batch, "layer")?;
     let emb = batch
         .column_by_name("embedding")
@@ -132,22 +204,29 @@ pub fn read_pairs(batch: &RecordBatch) -> Result<BTreeMap<i64, Pairs>, EngineErr
         .as_any()
         .downcast_ref::<Float32Array>()
         .ok_or_else(|| EngineError::Input("`embedding` values must be Float32".into()))?;
-    type Half = (Option<Vec<f64>>, Option<Vec<f64>>);
-    let mut by_layer: BTreeMap<i64, (Vec<String>, BTreeMap<String, Half>)> = BTreeMap::new();
-    for i in 0..batch.num_rows() {
-        let off = emb.value_offset_at(i);
-        let v: Vec<f64> = values.values()[off..off + dim]
-            .iter()
-            .map(|&x| x as f64)
-            .collect();
-        let (order, map) = by_layer.entry(layers[i] as i64).or_default();
-        let slot = map.entry(ids[i].clone()).or_insert_with(|| {
-            order.push(ids[i].clone());
-            (None, None)
+    /// Per layer: ids in first-seen order, their slot, and the rows of their two sides.
+    #[derive(Default)]
+    struct Layer<'a> {
+        slot: HashMap<&'a str, usize>,
+        ids: Vec<&'a str>,
+        rows: Vec<(Option<usize>, Option<usize>)>,
+    }
+    let mut by_layer: BTreeMap<i64, Layer<'_>> = BTreeMap::new();
+    for (i, &layer) in layers.iter().enumerate() {
+        let layer = layer as i64;
+        if only.is_some_and(|l| l != layer) {
+            continue;
+        }
+        let l = by_layer.entry(layer).or_default();
+        let id = ids.value(i);
+        let k = *l.slot.entry(id).or_insert_with(|| {
+            l.ids.push(id);
+            l.rows.push((None, None));
+            l.rows.len() - 1
         });
-        match sides[i].as_str() {
-            "chosen" => slot.0 = Some(v),
-            "rejected" => slot.1 = Some(v),
+        match sides.value(i) {
+            "chosen" => l.rows[k].0 = Some(i),
+            "rejected" => l.rows[k].1 = Some(i),
             s => {
                 return Err(EngineError::Input(format!(
                     "side must be `chosen` or `rejected`, found `{s}`"
@@ -156,21 +235,24 @@ pub fn read_pairs(batch: &RecordBatch) -> Result<BTreeMap<i64, Pairs>, EngineErr
         }
     }
     let mut out = BTreeMap::new();
-    for (layer, (order, mut map)) in by_layer {
+    for (layer, l) in by_layer {
+        let n = l.ids.len();
         let mut p = Pairs {
+            ids: Vec::with_capacity(n),
             dim,
-            ..Pairs::default()
+            values: values.values(),
+            chosen_at: Vec::with_capacity(n),
+            rejected_at: Vec::with_capacity(n),
         };
-        for id in order {
-            if let Some((Some(c), Some(r))) = map.remove(&id) {
-                p.ids.push(id);
-                p.chosen.push(c);
-                p.rejected.push(r);
-            } else {
+        for (id, rows) in l.ids.into_iter().zip(l.rows) {
+            let (Some(c), Some(r)) = rows else {
                 return Err(EngineError::Input(format!(
                     "example `{id}` (layer {layer}) lacks its chosen or rejected embedding"
                 )));
-            }
+            };
+            p.ids.push(id.to_string());
+            p.chosen_at.push(emb.value_offset_at(c));
+            p.rejected_at.push(emb.value_offset_at(r));
         }
         out.insert(layer, p);
     }

@@ -121,9 +121,10 @@ fn embed_kind_end_to_end_with_key_extra() {
     )
     .unwrap();
     let p1 = warmstart_onnx::tables::read_pairs(&out1.tables[0].batch).unwrap();
-    for (a, b) in pairs[&4].chosen.iter().zip(&p1[&4].chosen) {
-        for (x, y) in a.iter().zip(b) {
-            assert!((x - y).abs() < 1e-4);
+    assert_eq!(pairs[&4].len(), p1[&4].len());
+    for i in 0..pairs[&4].len() {
+        for (x, y) in pairs[&4].chosen(i).iter().zip(p1[&4].chosen(i)) {
+            assert!((x - y).abs() < 1e-4, "{x} vs {y}");
         }
     }
 
