@@ -3,7 +3,8 @@
 //! A checkpoint is a directory holding
 //! - `model.onnx`: inputs `input_ids` and `attention_mask` (int64, `[batch, seq]`; an
 //!   optional `position_ids` input is fed `0..seq`), outputs `hidden_states_0` …
-//!   `hidden_states_L` (float32, `[batch, seq, hidden]`; 0 = token embeddings, L = last
+//!   `hidden_states_L` (float32 — or float16/bfloat16, widened exactly to float32 —
+//!   `[batch, seq, hidden]`; 0 = token embeddings, L = last
 //!   block), as `tools/make_tiny_suite.py` and the export recipe in `tools/README.md` produce;
 //! - `tokenizer.json`: a Hugging Face `tokenizers` file;
 //! - `checkpoint.json`: a manifest (`step`, `hidden_size`, `layer_outputs` = the output names
@@ -406,16 +407,31 @@ impl Embedder {
             let v = outputs
                 .get(name.as_str())
                 .ok_or_else(|| OnnxError::Ort(format!("output `{name}` missing")))?;
-            let (shape, data) = v.try_extract_tensor::<f32>().map_err(|e| {
-                OnnxError::Ort(format!("output `{name}` must be a float32 tensor: {e}"))
-            })?;
-            let dims: Vec<i64> = shape.iter().copied().collect();
-            if dims.len() != 3 || dims[0] as usize != b || dims[1] as usize != len {
+            let check = |shape: &ort::value::Shape| -> Result<usize, OnnxError> {
+                let dims: Vec<i64> = shape.iter().copied().collect();
+                if dims.len() != 3 || dims[0] as usize != b || dims[1] as usize != len {
+                    return Err(OnnxError::Ort(format!(
+                        "output `{name}` has shape {dims:?}, expected [{b}, {len}, hidden]"
+                    )));
+                }
+                Ok(dims[2] as usize)
+            };
+            // Half-precision models (the usual export for the CUDA provider) return f16 or
+            // bf16 hidden states: widened to f32 exactly, so the table type never changes.
+            if let Ok((shape, data)) = v.try_extract_tensor::<f32>() {
+                out.push(pick(check(shape)?, data));
+            } else if let Ok((shape, data)) = v.try_extract_tensor::<half::f16>() {
+                let wide: Vec<f32> = data.iter().map(|x| x.to_f32()).collect();
+                out.push(pick(check(shape)?, &wide));
+            } else if let Ok((shape, data)) = v.try_extract_tensor::<half::bf16>() {
+                let wide: Vec<f32> = data.iter().map(|x| x.to_f32()).collect();
+                out.push(pick(check(shape)?, &wide));
+            } else {
                 return Err(OnnxError::Ort(format!(
-                    "output `{name}` has shape {dims:?}, expected [{b}, {len}, hidden]"
+                    "output `{name}` must be a float32, float16 or bfloat16 tensor, found {}",
+                    v.dtype()
                 )));
             }
-            out.push(pick(dims[2] as usize, data));
         }
         Ok(out)
     }

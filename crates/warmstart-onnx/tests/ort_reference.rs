@@ -281,3 +281,59 @@ fn w2sg_pipeline_runs_on_the_tiny_suite() {
     .to_string();
     assert!(err.contains("split overlap"), "{err}");
 }
+
+/// Entry `j` of token `i` in table `k` of fixtures/fp16-gather (tools/make_fp16_fixture.py).
+fn fp16_fixture_value(k: usize, i: i64, j: usize) -> f32 {
+    (((i as usize * 8 + j + 31 * k) % 97) as f32) / 8.0 - 6.0
+}
+
+#[test]
+fn float16_models_give_float32_embeddings_unchanged() {
+    // A half-precision export returns f16 hidden states; the stage widens them exactly.
+    let engine = OnnxEngine::with_base_dir(repo());
+    let data = run(
+        &engine,
+        "dataset",
+        &[
+            ("path", "fixtures/hh-mini/test.jsonl".into()),
+            ("limit", Value::Int(4)),
+        ],
+        vec![],
+    )
+    .unwrap();
+    let out = run(
+        &engine,
+        "embed",
+        &[
+            ("checkpoint", "fixtures/fp16-gather".into()),
+            ("max_length", Value::Int(64)),
+            ("batch_size", Value::Int(3)),
+        ],
+        vec![input("data", &data)],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let pairs = warmstart_onnx::tables::read_pairs(&out.tables[0].batch).unwrap();
+    assert_eq!(pairs.keys().copied().collect::<Vec<_>>(), vec![0, 1]);
+
+    // The expected state of each text is its last token's row of the table.
+    let ck = ok(Checkpoint::open(&repo().join("fixtures/fp16-gather")));
+    let tok = ok(TextTokenizer::open(&ck.tokenizer));
+    let ds = &data.tables[0].batch;
+    let ids = warmstart_onnx::tables::strings(ds, "id").unwrap();
+    let chosen = warmstart_onnx::tables::strings(ds, "chosen").unwrap();
+    let rejected = warmstart_onnx::tables::strings(ds, "rejected").unwrap();
+    for (layer, p) in &pairs {
+        assert_eq!(p.len(), 4);
+        for i in 0..p.len() {
+            let row = ids.iter().position(|id| *id == p.ids[i]).expect("id");
+            for (text, got) in [(&chosen[row], p.chosen(i)), (&rejected[row], p.rejected(i))] {
+                let toks = ok(tok.encode(text, 64, Truncation::Left));
+                let last = *toks.last().expect("a token");
+                let want: Vec<f32> = (0..8)
+                    .map(|j| fp16_fixture_value(*layer as usize, last, j))
+                    .collect();
+                assert_eq!(got, want.as_slice(), "layer {layer}, pair {}", p.ids[i]);
+            }
+        }
+    }
+}
