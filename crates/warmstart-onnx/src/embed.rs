@@ -23,7 +23,7 @@
 //! Outputs: `embeddings` (id, side, layer, embedding; see [`crate::tables`]) and
 //! `checkpoint` (one row: step, eval_loss, hidden_size, num_layers, tokens).
 //!
-//! `batch_size` and `provider` change how, not what, is computed, and stay out of the key;
+//! `batch_size`, `provider` and `device` change how, not what, is computed, and stay out of the key;
 //! the model and tokenizer digests and the ONNX Runtime build enter it (`key_extra`).
 
 use std::path::{Path, PathBuf};
@@ -82,6 +82,14 @@ pub fn spec() -> KindSpec {
             )
             .choices(&["cpu", "cuda", "cuda-or-cpu"])
             .default("cpu")
+            .not_in_key(),
+            ParamSpec::int(
+                "device",
+                "CUDA device number (with provider cuda or cuda-or-cpu)",
+            )
+            .default(0i64)
+            .min(0.0)
+            .max(1024.0)
             .not_in_key(),
         ],
         determinism: Determinism::Deterministic,
@@ -234,20 +242,20 @@ pub struct Embedder {
     input_names: Vec<String>,
 }
 
-/// The execution provider choice.
+/// The execution provider choice; the CUDA ones carry the device number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Provider {
     Cpu,
-    Cuda,
-    CudaOrCpu,
+    Cuda(i32),
+    CudaOrCpu(i32),
 }
 
 impl Provider {
-    pub fn parse(s: &str) -> Result<Self, OnnxError> {
+    pub fn parse(s: &str, device: i32) -> Result<Self, OnnxError> {
         match s {
             "cpu" => Ok(Provider::Cpu),
-            "cuda" => Ok(Provider::Cuda),
-            "cuda-or-cpu" => Ok(Provider::CudaOrCpu),
+            "cuda" => Ok(Provider::Cuda(device)),
+            "cuda-or-cpu" => Ok(Provider::CudaOrCpu(device)),
             o => Err(OnnxError::Provider(format!(
                 "unknown provider `{o}` (cpu, cuda, cuda-or-cpu)"
             ))),
@@ -264,10 +272,13 @@ impl Embedder {
         let mut b = Session::builder(&rt.env)?
             .with_intra_threads(threads.max(1))
             .map_err(ort_err)?;
-        if provider != Provider::Cpu {
+        if let Provider::Cuda(device) | Provider::CudaOrCpu(device) = provider {
             let available = ort::ep::CUDA::is_available().unwrap_or(false);
             let registered = if available {
-                b.with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
+                b.with_execution_providers([ort::ep::CUDA::default()
+                    .with_device_id(device)
+                    .build()
+                    .error_on_failure()])
                     .map_err(|e| e.message().to_string())
             } else {
                 Err(format!(
@@ -279,7 +290,7 @@ impl Embedder {
             };
             b = match (registered, provider) {
                 (Ok(b), _) => b,
-                (Err(m), Provider::Cuda) => {
+                (Err(m), Provider::Cuda(_)) => {
                     return Err(OnnxError::Provider(format!(
                         "provider = \"cuda\" cannot be used: {m}; use provider = \"cpu\" or \
                          \"cuda-or-cpu\""
@@ -503,7 +514,7 @@ pub fn run(req: &StageRequest) -> Result<StageOutput, EngineError> {
         _ => Truncation::Left,
     };
     let batch_size = req.usize("batch_size")?.max(1);
-    let provider = Provider::parse(req.str("provider")?)?;
+    let provider = Provider::parse(req.str("provider")?, req.i64("device")? as i32)?;
     let layer_spec: Vec<i64> = req
         .opt("layers")
         .and_then(Value::as_list)

@@ -148,14 +148,14 @@ fn embed_kind_end_to_end_with_key_extra() {
 #[test]
 fn cuda_where_it_cannot_load_is_a_clear_error() {
     let ck = ok(Checkpoint::open(&suite().join("strong/step-00001")));
-    let Err(e) = Embedder::new(&ck, 1, Provider::Cuda) else {
+    let Err(e) = Embedder::new(&ck, 1, Provider::Cuda(0)) else {
         // A CUDA-enabled runtime with a GPU: nothing to check here.
         return;
     };
     let m = e.to_string();
     assert!(m.contains("provider = \"cuda\" cannot be used"), "{m}");
     // cuda-or-cpu falls back.
-    ok(Embedder::new(&ck, 1, Provider::CudaOrCpu));
+    ok(Embedder::new(&ck, 1, Provider::CudaOrCpu(0)));
 }
 
 #[test]
