@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 use warmstart_cache::key::derive_seed;
-use warmstart_engine::{Determinism, Engine, KindSpec, Params, Value};
+use warmstart_engine::{Determinism, Engine, KindSpec, ParamType, Params, Value};
 use warmstart_spec::{Experiment, SpecError, SpecErrors, did_you_mean, expand};
 
 use crate::registry::Registry;
@@ -33,6 +33,10 @@ pub struct Node {
     pub engine_extra: Vec<(String, String)>,
     pub seed: u64,
     pub threads: usize,
+    /// The `gpu` hint as a device number (`gpu = true` is device 0): the scheduler runs at
+    /// most one such stage per device at a time, and a kind's `device` param that the
+    /// stage leaves unset defaults to it.
+    pub gpu: Option<u32>,
     /// Upstream nodes, in the order the engine receives them.
     pub inputs: Vec<usize>,
 }
@@ -45,6 +49,15 @@ impl Node {
 
     pub fn determinism(&self) -> Determinism {
         self.engine.determinism(&self.kind, &self.params)
+    }
+}
+
+/// The device number of a `gpu` hint: `true` → 0, `N` → N, `false` or absent → none.
+fn gpu_device(hint: Option<&Value>) -> Option<u32> {
+    match hint {
+        Some(Value::Bool(true)) => Some(0),
+        Some(Value::Int(n)) => u32::try_from(*n).ok(),
+        _ => None,
     }
 }
 
@@ -253,11 +266,17 @@ pub fn build(experiment: Experiment, registry: &Registry) -> Result<Plan, SpecEr
                 }
             }
         }
+        let gpu = gpu_device(st.gpu.as_ref());
         for pspec in &kind.params {
             if params.contains_key(&pspec.name) || !ok {
                 continue;
             }
-            match &pspec.default {
+            // The `gpu` hint names the device once for both the scheduler and the engine.
+            let hinted = match (pspec.name.as_str(), gpu) {
+                ("device", Some(dev)) if pspec.ty == ParamType::Int => Some(Value::Int(dev as i64)),
+                _ => None,
+            };
+            match hinted.as_ref().or(pspec.default.as_ref()) {
                 Some(d) => {
                     if pspec.in_key {
                         key_params.insert(pspec.name.clone(), d.clone());
@@ -343,6 +362,7 @@ pub fn build(experiment: Experiment, registry: &Registry) -> Result<Plan, SpecEr
             engine_extra,
             seed,
             threads: st.threads.unwrap_or(1).max(1),
+            gpu,
             inputs: inst.inputs.clone(),
         });
     }

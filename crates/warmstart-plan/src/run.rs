@@ -10,7 +10,8 @@
 //! - cached (a healthy entry exists under its key) → reported `cached`, nothing runs. This
 //!   check is done inline on the main thread: it is a manifest read, and no-op re-runs of
 //!   large DAGs must stay fast;
-//! - otherwise a worker takes the key's lock (so concurrent `warmstart run`s compute each
+//! - otherwise, once its `gpu` device (if it has one) is free — at most one stage per
+//!   device runs at a time — a worker takes the key's lock (so concurrent `warmstart run`s compute each
 //!   stage once: the second finds the entry when it gets the lock), reads its inputs,
 //!   runs the engine (rayon inside it uses one global pool of `jobs` threads) and writes the entry atomically; the
 //!   entry exists only if the stage succeeded.
@@ -166,6 +167,8 @@ pub fn execute(
     let mut used_slots = 0usize;
     let mut running = 0usize;
     let mut stop = false;
+    // GPU devices held by a running stage: one stage per device at a time.
+    let mut busy_gpus: std::collections::HashSet<u32> = Default::default();
 
     let (tx, rx) = mpsc::channel::<WorkerResult>();
     std::thread::scope(|scope| {
@@ -174,7 +177,9 @@ pub fn execute(
                 b.summary.interrupted = true;
                 stop = true;
             }
-            // Dispatch what is b.ready (nothing once stopped).
+            // Dispatch what is b.ready (nothing once stopped). Nodes waiting for a busy GPU
+            // are set aside for this pass, so they do not hold up the rest of the queue.
+            let mut gpu_wait = Vec::new();
             while let Some(&i) = b.ready.front() {
                 if stop {
                     break;
@@ -209,6 +214,13 @@ pub fn execute(
                     b.complete(plan, i, &ev, on_progress);
                     continue;
                 }
+                if let Some(dev) = node.gpu {
+                    if busy_gpus.contains(&dev) {
+                        gpu_wait.push(i);
+                        continue;
+                    }
+                    busy_gpus.insert(dev);
+                }
                 // Inputs: in-memory b.outputs of this run, or cached entries.
                 let inputs: Vec<(usize, InputSource)> = node
                     .inputs
@@ -232,6 +244,9 @@ pub fn execute(
                     let _ = tx.send(r);
                 });
             }
+            for &i in gpu_wait.iter().rev() {
+                b.ready.push_front(i);
+            }
             if running == 0 {
                 break;
             }
@@ -249,6 +264,9 @@ pub fn execute(
                 } => {
                     running -= 1;
                     used_slots -= plan.nodes[i].threads.min(jobs);
+                    if let Some(dev) = plan.nodes[i].gpu {
+                        busy_gpus.remove(&dev);
+                    }
                     let ev = match outcome {
                         Ok((status, digest, tables)) => {
                             if let Some(t) = tables
@@ -288,6 +306,9 @@ pub fn execute(
                 } => {
                     running -= 1;
                     used_slots -= plan.nodes[i].threads.min(jobs);
+                    if let Some(dev) = plan.nodes[i].gpu {
+                        busy_gpus.remove(&dev);
+                    }
                     // Retry `i` once `j` is recomputed.
                     state[i] = State::Waiting;
                     b.remaining[i] += 1;

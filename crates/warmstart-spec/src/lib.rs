@@ -33,7 +33,8 @@
 //! value = "${alpha}"               # every non-reserved key is a kind param
 //! seed = 7                         # optional explicit seed (non-negative integer)
 //! threads = 2                      # resource hint: integer >= 1 (not a param)
-//! gpu = true                       # resource hint: boolean or device number >= 0 (not a param)
+//! gpu = true                       # resource hint: boolean or device number >= 0 (not a param;
+//!                                  # the scheduler runs one stage per device at a time)
 //! gather = ["alpha"]               # optional: fan in over these axes
 //! sweep = ["rep"]                  # optional: sweep over these axes even if no param uses them
 //! description = "..."              # optional
