@@ -4,15 +4,15 @@
 Both embed the same texts with the same model and report tokens/s (non-pad tokens of the
 inputs, after truncation). The model is a GPT-NeoX of a chosen shape with random weights
 (seeded; default: Pythia-160M's 12 layers × 768 hidden, 12 heads) and the tiny suite's
-tokenizer (vocabulary 2048), built here, exported with the same recipe as
-tools/make_tiny_suite.py (every hidden state an output) into `--out`. Random weights change
+tokenizer (vocabulary 2048), built here and exported by tools/make_tiny_suite.py's own
+`export` (every hidden state an output) into `--out`. Random weights change
 nothing in the arithmetic a forward pass does. `--shape tiny` uses the tiny suite's strong
 checkpoint shape instead (4 layers × 64).
 
 The PyTorch side does what the stage does, the way a researcher writes it: tokenize with
 the same tokenizer (HF `tokenizers`), truncate from the left to `--max-length`, sort by
 length, batch with right padding and an attention mask, `GPTNeoXModel(...,
-output_hidden_states=True)` under `torch.inference_mode()`, keep the last non-pad token of
+output_hidden_states=True)` (the base model the export wraps) under `torch.inference_mode()`, keep the last non-pad token of
 every layer as float32 numpy arrays. warmstart runs its real stage through
 crates/warmstart-onnx/examples/embed_throughput.rs (tokenization, session, pooling, the
 Arrow table). Both use `--threads` intra-op threads.
@@ -31,7 +31,10 @@ import time
 import numpy as np
 import torch
 from tokenizers import Tokenizer
-from transformers import GPTNeoXConfig, GPTNeoXModel
+from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from make_tiny_suite import export  # noqa: E402  (the one export recipe)
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 TOKENIZER = os.path.join(ROOT, "fixtures/tiny-suite/strong/step-01024/tokenizer.json")
@@ -42,43 +45,19 @@ SHAPES = {
 }
 
 
-class HiddenStates(torch.nn.Module):
-    def __init__(self, base):
-        super().__init__()
-        self.base = base
-
-    def forward(self, input_ids, attention_mask):
-        out = self.base(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True, use_cache=False)
-        return tuple(out.hidden_states)
-
-
 def build(shape, out):
+    """The model (random weights, seeded) and, once, its export with the tiny suite's recipe."""
     tok = Tokenizer.from_file(TOKENIZER)
     cfg = GPTNeoXConfig(
         vocab_size=tok.get_vocab_size(), max_position_embeddings=2048, rotary_pct=0.25,
         use_parallel_residual=True, **SHAPES[shape],
     )
     torch.manual_seed(0)
-    model = GPTNeoXModel(cfg).eval()
+    lm = GPTNeoXForCausalLM(cfg).eval()
     if not os.path.exists(os.path.join(out, "model.onnx")):
-        os.makedirs(out, exist_ok=True)
-        names = [f"hidden_states_{i}" for i in range(cfg.num_hidden_layers + 1)]
-        ids = torch.randint(1, cfg.vocab_size, (2, 9))
-        mask = torch.ones_like(ids)
-        mask[1, 6:] = 0
-        dyn = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}}
-        dyn.update({n: {0: "batch", 1: "seq"} for n in names})
-        torch.onnx.export(
-            HiddenStates(model), (ids, mask), os.path.join(out, "model.onnx"),
-            input_names=["input_ids", "attention_mask"], output_names=names,
-            dynamic_axes=dyn, opset_version=17, dynamo=False,
-        )
-        tok.save(os.path.join(out, "tokenizer.json"))
-        with open(os.path.join(out, "checkpoint.json"), "w") as f:
-            json.dump({"name": f"random-{shape}", "step": 0, "hidden_size": cfg.hidden_size,
-                       "num_layers": cfg.num_hidden_layers, "inputs": ["input_ids", "attention_mask"],
-                       "layer_outputs": names, "eval_loss": None}, f, indent=1)
-    return model
+        export(lm, tok, out, 0, cfg, None, f"random-{shape}")
+    lm.eval()  # export() leaves the model in training mode
+    return lm.gpt_neox
 
 
 def torch_embed(model, texts, max_length, batch):
