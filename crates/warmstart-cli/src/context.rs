@@ -43,34 +43,69 @@ pub fn registry(base_dir: Option<&Path>) -> Registry {
     r
 }
 
-/// The built-in engines plus the experiment's `[engines.NAME]` plugins. A plugin that
-/// cannot be loaded is an error pointing at its `path`.
+/// The built-in engines, the plugins of the project's `warmstart.toml` (if any) and the
+/// experiment's own `[engines.NAME]` plugins, which win over project ones of the same
+/// name. A plugin that cannot be loaded is an error pointing at its `path`.
 pub fn registry_for(experiment: &Experiment) -> Result<Registry, SpecErrors> {
     let base = experiment.source.path.parent();
     let mut r = registry(base);
     let mut errors = Vec::new();
-    for decl in &experiment.engines {
+    if let Some(project) = warmstart_spec::load_project_for(&experiment.source.path)? {
+        // Declarations the experiment makes itself replace the project's (not loaded).
+        let inherited: Vec<_> = project
+            .engines
+            .iter()
+            .filter(|d| {
+                !experiment
+                    .engines
+                    .iter()
+                    .any(|e| e.name.value == d.name.value)
+            })
+            .cloned()
+            .collect();
+        let dir = project.source.path.parent();
+        add_plugins(&mut r, &project.source, dir, &inherited, &mut errors);
+    }
+    add_plugins(
+        &mut r,
+        &experiment.source,
+        base,
+        &experiment.engines,
+        &mut errors,
+    );
+    if errors.is_empty() {
+        Ok(r)
+    } else {
+        Err(SpecErrors(errors))
+    }
+}
+
+/// Load the declared plugins (paths relative to `base`, the declaring file's directory).
+fn add_plugins(
+    r: &mut Registry,
+    source: &Arc<warmstart_spec::SourceFile>,
+    base: Option<&Path>,
+    decls: &[warmstart_spec::EngineDecl],
+    errors: &mut Vec<SpecError>,
+) {
+    for decl in decls {
         let path = resolve_plugin_path(base, &decl.path.value);
         match PluginEngine::load(&path) {
             Ok(engine) => {
                 r.add_named(&decl.name.value, Arc::new(engine));
             }
             Err(e) => errors.push(SpecError::new(
-                &experiment.source,
+                source,
                 decl.path.span.clone(),
                 "warmstart::plugin::load",
                 format!("engine `{}`: cannot load plugin", decl.name.value),
                 "cannot load this plugin",
                 Some(format!(
-                    "{e}\nThe path is relative to the experiment file. Build the plugin (`cargo build --release -p <plugin crate>`) or fix the path; `warmstart plugins check PATH` explains what is wrong with a file."
+                    "{e}\nThe path is relative to {}. Build the plugin (`cargo build --release -p <plugin crate>`) or fix the path; `warmstart plugins check PATH` explains what is wrong with a file.",
+                    source.path.display()
                 )),
             )),
         }
-    }
-    if errors.is_empty() {
-        Ok(r)
-    } else {
-        Err(SpecErrors(errors))
     }
 }
 

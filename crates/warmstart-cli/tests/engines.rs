@@ -152,6 +152,68 @@ fn a_plugin_that_cannot_load_is_an_error_in_the_file() {
 }
 
 #[test]
+fn a_project_warmstart_toml_declares_plugins_for_its_experiments() {
+    let p = Project::new();
+    // The plugin lives in the project (a link to the built library), declared once in the
+    // project file, relative to it; the experiment, one directory down, declares nothing.
+    std::fs::create_dir_all(p.path("plugins")).unwrap();
+    std::os::unix::fs::symlink(
+        &plugins()["warmstart-plugin-ridge"],
+        p.path("plugins/libridge.so"),
+    )
+    .unwrap();
+    p.write(
+        "warmstart.toml",
+        "# shared by every experiment below\n[engines.ridge]\npath = \"plugins/libridge.so\"\n",
+    );
+    let shipped = std::fs::read_to_string(root().join("experiments/plugin-ridge.toml")).unwrap();
+    let decl = "[engines.ridge]\npath = \"../target/release/libwarmstart_plugin_ridge.so\"\n";
+    assert!(
+        shipped.contains(decl),
+        "plugin-ridge.toml must declare its plugin"
+    );
+    std::fs::create_dir_all(p.path("experiments")).unwrap();
+    p.write("experiments/ridge.toml", &shipped.replace(decl, ""));
+    let (ev, out) = p.run_json("experiments/ridge.toml");
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(with_status(&ev, "ran").len(), 3, "{ev:?}");
+    let list = p.run(&["plugins", "list", "experiments/ridge.toml"]);
+    assert!(stdout(&list).contains("ridge  (id "), "{}", stdout(&list));
+
+    // A broken project declaration is an error in warmstart.toml, at its path…
+    p.write(
+        "warmstart.toml",
+        "# shared by every experiment below\n[engines.ridge]\npath = \"plugins/missing.so\"\n",
+    );
+    let out = p.run(&["plan", "experiments/ridge.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("warmstart.toml:3:8"),
+        "{}",
+        stderr(&out)
+    );
+    // …unless the experiment declares that engine itself, which takes precedence.
+    p.write(
+        "experiments/ridge.toml",
+        &shipped.replace(
+            "../target/release/libwarmstart_plugin_ridge.so",
+            "../plugins/libridge.so",
+        ),
+    );
+    let out = p.run(&["plan", "experiments/ridge.toml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // An unknown table in the project file is reported there.
+    p.write("warmstart.toml", "[engine.ridge]\npath = \"x.so\"\n");
+    let out = p.run(&["plan", "experiments/ridge.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("warmstart.toml:1:2"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn process_experiment_runs_python_and_script_edits_invalidate() {
     let p = Project::new();
     // Copy the experiment with its data and script, keeping their relative layout.

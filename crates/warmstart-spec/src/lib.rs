@@ -102,6 +102,7 @@ pub mod expand;
 pub mod expr;
 pub mod model;
 pub mod parse;
+pub mod project;
 pub mod schema;
 
 use std::path::Path;
@@ -109,7 +110,8 @@ use std::path::Path;
 pub use error::{SpecError, SpecErrors, did_you_mean};
 pub use expand::expand;
 pub use model::*;
-pub use parse::parse;
+pub use parse::{parse, parse_project};
+pub use project::{PROJECT_FILE, find_project, load_project_for};
 pub use schema::json_schema;
 
 /// Read and parse an experiment file. The path is used as given in diagnostics (pass a

@@ -59,6 +59,14 @@ pub struct EngineDecl {
     pub path: Spanned<String>,
 }
 
+/// A project-level `warmstart.toml`: settings shared by every experiment below its
+/// directory. Today: `[engines.NAME]` plugin declarations, their paths relative to it.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub source: Arc<SourceFile>,
+    pub engines: Vec<EngineDecl>,
+}
+
 impl Experiment {
     /// The stage with this name.
     pub fn stage(&self, name: &str) -> Option<(usize, &StageSpec)> {

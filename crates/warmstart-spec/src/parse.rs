@@ -302,6 +302,60 @@ pub fn parse(source: SourceFile) -> Result<Experiment, SpecErrors> {
 
 /// `[engines.NAME]` tables: engines loaded from files (plugins), `path = "…"` relative to
 /// the experiment file.
+/// Parse a project-level `warmstart.toml` (see [`crate::project`]): only `[engines]`.
+pub fn parse_project(source: SourceFile) -> Result<Project, SpecErrors> {
+    let src = Arc::new(source);
+    let mut cx = Ctx {
+        src: src.clone(),
+        errors: Vec::new(),
+        broken: Vec::new(),
+        stages_incomplete: false,
+        declared: Vec::new(),
+    };
+    let root = match DeTable::parse(&src.text) {
+        Ok(t) => convert_table(t.get_ref(), 0),
+        Err(e) => {
+            let msg = e.message().trim().to_string();
+            cx.err(
+                e.span().unwrap_or(0..0),
+                "spec::toml",
+                format!("invalid TOML: {msg}"),
+                msg,
+                Some("fix the TOML syntax (see https://toml.io)".to_string()),
+            );
+            return Err(SpecErrors(cx.errors));
+        }
+    };
+    let mut engines = Vec::new();
+    for (key, node) in &root {
+        if key.value == "engines" {
+            engines = parse_engines(&mut cx, key, node);
+        } else {
+            let help = match did_you_mean(&key.value, ["engines"]) {
+                Some(d) => format!("{d} (warmstart.toml has only an [engines] table)"),
+                None => "warmstart.toml has only an [engines] table: `[engines.NAME]` with \
+                         `path = \"…\"` declares a plugin for every experiment of the project"
+                    .to_string(),
+            };
+            cx.err(
+                key.span.clone(),
+                "spec::unknown-table",
+                format!("unknown top-level key `{}` in warmstart.toml", key.value),
+                "not a known table",
+                Some(help),
+            );
+        }
+    }
+    if cx.errors.is_empty() {
+        Ok(Project {
+            source: src,
+            engines,
+        })
+    } else {
+        Err(SpecErrors(cx.errors))
+    }
+}
+
 fn parse_engines(cx: &mut Ctx, key: &Spanned<String>, node: &Node) -> Vec<EngineDecl> {
     let help = "declare a plugin as `[engines.NAME]` with `path = \"relative/to/this/file.so\"`";
     let Some(t) = table(cx, key, node, "[engines]", help) else {
