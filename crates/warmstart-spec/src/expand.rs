@@ -554,6 +554,13 @@ mod tests {
         assert!(msg("ckpt/*/model").contains("exactly one `*`"));
         assert!(msg("ckpt/a*b*").contains("exactly one `*`"));
         assert!(msg("ckpt/step").contains("exactly one `*`"));
+        std::fs::create_dir(dir.path().join("ckpt/step-1")).unwrap();
+        std::fs::create_dir(dir.path().join("ckpt/step-01")).unwrap();
+        let m = msg("ckpt/step-*");
+        assert!(
+            m.contains("`step-01` and `step-1` both give the value 1"),
+            "{m}"
+        );
     }
 
     #[test]

@@ -951,9 +951,23 @@ fn glob_axis(cx: &mut Ctx, name: &str, node: &Node, pattern: &str) -> Option<Vec
         })
         .collect();
     Some(match numbers {
-        Some(mut ns) => {
-            ns.sort_unstable();
-            ns.into_iter().map(Value::Int).collect()
+        Some(ns) => {
+            let mut pairs: Vec<(i64, &String)> = ns.into_iter().zip(&captures).collect();
+            pairs.sort();
+            if let Some(w) = pairs.windows(2).find(|w| w[0].0 == w[1].0) {
+                cx.err(
+                    node.span.clone(),
+                    "spec::bad-axis",
+                    format!(
+                        "`glob` of axis `{name}`: `{prefix}{}{suffix}` and `{prefix}{}{suffix}` both give the value {}",
+                        w[0].1, w[1].1, w[0].0
+                    ),
+                    "two entries, one value",
+                    Some("remove or rename one of them (the numbers are compared as integers)".into()),
+                );
+                return None;
+            }
+            pairs.into_iter().map(|(n, _)| Value::Int(n)).collect()
         }
         None => {
             captures.sort();
