@@ -577,11 +577,15 @@ pub fn gc(files: &[std::path::PathBuf], cache: &Path, apply: bool) -> Result<(),
     Ok(())
 }
 
-pub fn schema() -> Result<(), Failure> {
-    let kinds = registry(None).kinds();
+pub fn schema(project: bool) -> Result<(), Failure> {
+    let schema = if project {
+        warmstart_spec::project_json_schema()
+    } else {
+        warmstart_spec::json_schema(&registry(None).kinds())
+    };
     println!(
         "{}",
-        serde_json::to_string_pretty(&warmstart_spec::json_schema(&kinds)).unwrap_or_default()
+        serde_json::to_string_pretty(&schema).unwrap_or_default()
     );
     Ok(())
 }

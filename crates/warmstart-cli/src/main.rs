@@ -88,7 +88,11 @@ enum Command {
         apply: bool,
     },
     /// Print the JSON Schema of experiment files (for taplo / Even Better TOML).
-    Schema,
+    Schema {
+        /// The schema of the project file, warmstart.toml, instead.
+        #[arg(long)]
+        project: bool,
+    },
     /// Inspect engine plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
@@ -160,7 +164,7 @@ fn main() -> ExitCode {
         } => commands::show(&file, &cache, &stage, format, limit, table.as_deref(), &at),
         Command::Export { file, out } => commands::export(&file, &cache, &out),
         Command::Gc { files, apply } => commands::gc(&files, &cache, apply),
-        Command::Schema => commands::schema(),
+        Command::Schema { project } => commands::schema(project),
         Command::Plugins(PluginsCommand::List { file }) => commands::plugins_list(file.as_deref()),
         Command::Plugins(PluginsCommand::Check { path }) => commands::plugins_check(&path),
     };

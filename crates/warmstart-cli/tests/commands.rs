@@ -92,6 +92,23 @@ fn schema_is_json_and_knows_the_kinds() {
 }
 
 #[test]
+fn project_schema_describes_warmstart_toml() {
+    let p = Project::new();
+    let out = p.run(&["schema", "--project"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["additionalProperties"], serde_json::json!(false));
+    let engine = &v["properties"]["engines"]["additionalProperties"];
+    assert_eq!(engine["required"], serde_json::json!(["path"]));
+    assert!(
+        engine["properties"]["path"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("relative to warmstart.toml")
+    );
+}
+
+#[test]
 fn plan_json_has_one_object_per_instance_then_a_summary() {
     let p = Project::new();
     p.write("e.toml", EXP);

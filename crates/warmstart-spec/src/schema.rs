@@ -176,16 +176,7 @@ pub fn json_schema(kinds: &[KindSpec]) -> Json {
                 "propertyNames": { "pattern": NAME_PATTERN },
                 "additionalProperties": { "$ref": "#/$defs/stage" },
             },
-            "engines": {
-                "type": "object",
-                "description": "Engines loaded from files (plugins); stages select one with `engine = \"NAME\"`.",
-                "additionalProperties": {
-                    "type": "object",
-                    "required": ["path"],
-                    "additionalProperties": false,
-                    "properties": { "path": { "type": "string", "description": "Shared library, relative to the experiment file (extension optional)." } },
-                },
-            },
+            "engines": engines_schema("the experiment file"),
         },
         "$defs": {
             "expression": {
@@ -251,6 +242,35 @@ pub fn json_schema(kinds: &[KindSpec]) -> Json {
             },
             "stage": stage,
         },
+    })
+}
+
+/// The `[engines]` table: plugins by name, each a shared library relative to `relative_to`.
+fn engines_schema(relative_to: &str) -> Json {
+    json!({
+        "type": "object",
+        "description": "Engines loaded from files (plugins); stages select one with `engine = \"NAME\"`.",
+        "additionalProperties": {
+            "type": "object",
+            "required": ["path"],
+            "additionalProperties": false,
+            "properties": { "path": {
+                "type": "string",
+                "description": format!("Shared library, relative to {relative_to} (extension optional)."),
+            } },
+        },
+    })
+}
+
+/// The JSON Schema of the project file, `warmstart.toml` (see [`crate::project`]).
+pub fn project_json_schema() -> Json {
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "warmstart project (warmstart.toml)",
+        "description": "Settings shared by every experiment below this file's directory.",
+        "type": "object",
+        "additionalProperties": false,
+        "properties": { "engines": engines_schema("warmstart.toml") },
     })
 }
 
