@@ -14,7 +14,9 @@
 //! - **Atomic entries.** An entry is assembled in `tmp/`, every file fsynced, the manifest
 //!   written last, the directory fsynced, then renamed into `entries/`. A reader sees a
 //!   complete entry or none; a killed writer leaves only a `tmp/` directory, which
-//!   [`Store::clean_tmp`] removes once its process is gone.
+//!   [`Store::clean_tmp`] removes once its process is gone. Writing is split in two:
+//!   [`Store::prepare`] (encode, digest, manifest; no file system) and [`Store::commit`]
+//!   (the steps above), so a scheduler can hand the outputs on before they are on disk.
 //! - **Verified reads.** The manifest records every file's size and blake3 digest;
 //!   [`Store::lookup`] checks sizes (cheap, for no-op re-runs), [`Store::read`] checks
 //!   digests and reports [`CacheError::Corrupt`].
@@ -293,7 +295,8 @@ impl Store {
     }
 
     /// Write an entry atomically. If another process wrote the same key meanwhile, its
-    /// entry is kept (same key ⇒ same content) and returned.
+    /// entry is kept (same key ⇒ same content) and returned. [`Store::prepare`] followed by
+    /// [`Store::commit`].
     pub fn write(
         &self,
         key: &CacheKey,
@@ -301,6 +304,22 @@ impl Store {
         tables: &[NamedTable],
         meta: EntryMeta,
     ) -> Result<Manifest, CacheError> {
+        let prepared = self.prepare(key, inputs, tables, meta)?;
+        self.commit(prepared)
+    }
+
+    /// Everything of an entry that needs no file system: table names checked, Parquet
+    /// encoded, digests and the manifest computed. The output digest is known from here on,
+    /// so a scheduler can release downstream stages before the entry is on disk.
+    pub fn prepare(
+        &self,
+        key: &CacheKey,
+        inputs: &KeyInputs,
+        tables: &[NamedTable],
+        meta: EntryMeta,
+    ) -> Result<PreparedEntry, CacheError> {
+        let mut files = Vec::with_capacity(tables.len());
+        let mut outputs = Vec::with_capacity(tables.len());
         for (i, t) in tables.iter().enumerate() {
             if !valid_table_name(&t.name) {
                 return Err(CacheError::TableName(t.name.clone()));
@@ -308,85 +327,17 @@ impl Store {
             if tables[..i].iter().any(|u| u.name == t.name) {
                 return Err(CacheError::DuplicateTable(t.name.clone()));
             }
-        }
-        let tmp = self.tmp_dir();
-        fs::create_dir_all(&tmp).map_err(io(&tmp))?;
-        let result = self.write_into(&tmp, key, inputs, tables, meta);
-        let manifest = match result {
-            Ok(m) => m,
-            Err(e) => {
-                let _ = fs::remove_dir_all(&tmp);
-                return Err(e);
-            }
-        };
-        let dest = self.entry_dir(key);
-        if let Some(parent) = dest.parent() {
-            fs::create_dir_all(parent).map_err(io(parent))?;
-        }
-        // Two attempts: the second after moving a corrupt existing entry out of the way.
-        for attempt in 0..2 {
-            match fs::rename(&tmp, &dest) {
-                Ok(()) => {
-                    if let Some(parent) = dest.parent()
-                        && let Ok(d) = File::open(parent)
-                    {
-                        let _ = d.sync_all();
-                    }
-                    return Ok(manifest);
-                }
-                Err(_) if dest.exists() => {
-                    // Another writer won the race (renames are atomic, so theirs is
-                    // complete): same key, same content, keep theirs. Unless it is a
-                    // corrupt leftover, which ours replaces.
-                    if let Ok(m) = self.verify(key) {
-                        let _ = fs::remove_dir_all(&tmp);
-                        return Ok(m);
-                    }
-                    if attempt == 0 {
-                        let _ = self.remove(key);
-                    }
-                }
-                Err(e) => {
-                    let _ = fs::remove_dir_all(&tmp);
-                    return Err(io(&dest)(e));
-                }
-            }
-        }
-        let _ = fs::remove_dir_all(&tmp);
-        Err(CacheError::Corrupt {
-            key: *key,
-            reason: format!(
-                "{} exists but is not a valid entry and could not be replaced; delete it",
-                dest.display()
-            ),
-        })
-    }
-
-    fn write_into(
-        &self,
-        tmp: &Path,
-        key: &CacheKey,
-        inputs: &KeyInputs,
-        tables: &[NamedTable],
-        meta: EntryMeta,
-    ) -> Result<Manifest, CacheError> {
-        let mut outputs = Vec::with_capacity(tables.len());
-        for t in tables {
             let file = format!("{}.parquet", t.name);
-            let path = tmp.join(&file);
-            let bytes = parquet_bytes(&t.batch, &path)?;
-            let digest = Digest(*blake3::hash(&bytes).as_bytes());
-            let mut f = File::create(&path).map_err(io(&path))?;
-            f.write_all(&bytes).map_err(io(&path))?;
-            f.sync_all().map_err(io(&path))?;
+            let bytes = parquet_bytes(&t.batch, Path::new(&file))?;
             outputs.push(OutputFile {
                 name: t.name.clone(),
-                file,
-                digest,
+                file: file.clone(),
+                digest: Digest(*blake3::hash(&bytes).as_bytes()),
                 rows: t.batch.num_rows() as u64,
                 bytes: bytes.len() as u64,
                 schema: t.batch.schema().to_string(),
             });
+            files.push((file, bytes));
         }
         let manifest = Manifest {
             layout: LAYOUT,
@@ -405,18 +356,62 @@ impl Store {
                 .map_or(0, |d| d.as_millis() as u64),
             warmstart_version: env!("CARGO_PKG_VERSION").to_string(),
         };
-        let mpath = tmp.join("manifest.json");
-        let text = serde_json::to_vec_pretty(&manifest).map_err(|e| CacheError::Json {
-            path: mpath.clone(),
-            message: e.to_string(),
-        })?;
-        let mut f = File::create(&mpath).map_err(io(&mpath))?;
-        f.write_all(&text).map_err(io(&mpath))?;
-        f.sync_all().map_err(io(&mpath))?;
-        if let Ok(d) = File::open(tmp) {
-            let _ = d.sync_all();
+        Ok(PreparedEntry { manifest, files })
+    }
+
+    /// Put a prepared entry on disk atomically: assembled in `tmp/`, every file fsynced,
+    /// the manifest last, the directory fsynced, renamed into `entries/`, the parent
+    /// fsynced. If another writer committed the same key meanwhile, its entry is kept.
+    pub fn commit(&self, prepared: PreparedEntry) -> Result<Manifest, CacheError> {
+        let PreparedEntry { manifest, files } = prepared;
+        let key = manifest.key;
+        let tmp = self.tmp_dir();
+        fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+        if let Err(e) = write_entry_files(&tmp, &manifest, &files) {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(e);
         }
-        Ok(manifest)
+        let dest = self.entry_dir(&key);
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        // Two attempts: the second after moving a corrupt existing entry out of the way.
+        for attempt in 0..2 {
+            match fs::rename(&tmp, &dest) {
+                Ok(()) => {
+                    if let Some(parent) = dest.parent()
+                        && let Ok(d) = File::open(parent)
+                    {
+                        let _ = d.sync_all();
+                    }
+                    return Ok(manifest);
+                }
+                Err(_) if dest.exists() => {
+                    // Another writer won the race (renames are atomic, so theirs is
+                    // complete): same key, same content, keep theirs. Unless it is a
+                    // corrupt leftover, which ours replaces.
+                    if let Ok(m) = self.verify(&key) {
+                        let _ = fs::remove_dir_all(&tmp);
+                        return Ok(m);
+                    }
+                    if attempt == 0 {
+                        let _ = self.remove(&key);
+                    }
+                }
+                Err(e) => {
+                    let _ = fs::remove_dir_all(&tmp);
+                    return Err(io(&dest)(e));
+                }
+            }
+        }
+        let _ = fs::remove_dir_all(&tmp);
+        Err(CacheError::Corrupt {
+            key,
+            reason: format!(
+                "{} exists but is not a valid entry and could not be replaced; delete it",
+                dest.display()
+            ),
+        })
     }
 
     /// Take the exclusive lock of a key (blocking).
@@ -550,6 +545,46 @@ fn write_atomic(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> Result<(), CacheEr
     f.write_all(bytes).map_err(io(&tmp))?;
     f.sync_all().map_err(io(&tmp))?;
     fs::rename(&tmp, dest).map_err(io(dest))
+}
+
+/// An entry encoded in memory, not yet on disk ([`Store::prepare`] → [`Store::commit`]).
+pub struct PreparedEntry {
+    manifest: Manifest,
+    /// (file name, bytes) per output table.
+    files: Vec<(String, Vec<u8>)>,
+}
+
+impl PreparedEntry {
+    /// The manifest the entry will have (its output digest is final).
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+}
+
+/// Write an entry's files into `dir`, each fsynced, the manifest last, then fsync `dir`.
+fn write_entry_files(
+    dir: &Path,
+    manifest: &Manifest,
+    files: &[(String, Vec<u8>)],
+) -> Result<(), CacheError> {
+    for (name, bytes) in files {
+        let path = dir.join(name);
+        let mut f = File::create(&path).map_err(io(&path))?;
+        f.write_all(bytes).map_err(io(&path))?;
+        f.sync_all().map_err(io(&path))?;
+    }
+    let mpath = dir.join("manifest.json");
+    let text = serde_json::to_vec_pretty(manifest).map_err(|e| CacheError::Json {
+        path: mpath.clone(),
+        message: e.to_string(),
+    })?;
+    let mut f = File::create(&mpath).map_err(io(&mpath))?;
+    f.write_all(&text).map_err(io(&mpath))?;
+    f.sync_all().map_err(io(&mpath))?;
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }
 
 /// Whether `name` is a valid output table name (`[a-z0-9_-]+`).

@@ -13,8 +13,15 @@
 //! - otherwise, once its `gpu` device (if it has one) is free — at most one stage per
 //!   device runs at a time — a worker takes the key's lock (so concurrent `warmstart run`s compute each
 //!   stage once: the second finds the entry when it gets the lock), reads its inputs,
-//!   runs the engine (rayon inside it uses one global pool of `jobs` threads) and writes the entry atomically; the
-//!   entry exists only if the stage succeeded.
+//!   runs the engine (rayon inside it uses one global pool of `jobs` threads) and encodes
+//!   the output ([`Store::prepare`]): from then on its output digest is known, the node
+//!   is reported `ran` and its users may start, on its in-memory outputs. The same
+//!   thread then writes the entry atomically ([`Store::commit`]), still holding the
+//!   key's lock, outside the `jobs` slots (write-behind, at most
+//!   `MAX_PENDING_COMMITS` (16) at once). Cold runs of long chains are bound by file-system
+//!   latency (fsyncs), which this overlaps across stages. The run returns only when every
+//!   entry is written; one that cannot be is reported again, as `failed` (its users
+//!   stand: they ran on correct outputs). An entry exists only if the stage succeeded.
 //!
 //! A cached input whose files turn out corrupt when read is removed and recomputed before
 //! its user runs again. A failed node marks everything downstream `skipped`; independent
@@ -29,7 +36,9 @@ use std::time::{Duration, Instant};
 
 use warmstart_cache::CacheKey;
 use warmstart_cache::key::{Digest, KeyInputs};
-use warmstart_cache::store::{CacheError, EntryMeta, Lookup, Store, write_parquet};
+use warmstart_cache::store::{
+    CacheError, EntryMeta, KeyLock, Lookup, PreparedEntry, Store, write_parquet,
+};
 use warmstart_engine::{Determinism, NamedTable, StageInput, StageRequest, Value};
 
 use crate::plan::{Plan, label};
@@ -127,7 +136,12 @@ enum WorkerResult {
         key: CacheKey,
         outcome: Result<Finished, String>,
         duration_ms: u64,
+        /// Its entry is still to be written: a `Committed` message follows.
+        commit_pending: bool,
     },
+    /// The entry of a node reported `Finished` earlier is on disk (or could not be put
+    /// there: `error`).
+    Committed { node: usize, error: Option<String> },
     /// A cached input's files were corrupt: recompute it, then retry this node.
     InputCorrupt {
         node: usize,
@@ -135,6 +149,18 @@ enum WorkerResult {
         reason: String,
     },
 }
+
+/// An entry whose outputs downstream stages may already use, still to be written; the
+/// key's lock is held until it is.
+struct PendingCommit {
+    prepared: PreparedEntry,
+    ref_id: String,
+    _lock: Option<KeyLock>,
+}
+
+/// At most this many entries are being written behind the scheduler at once (each holds
+/// its encoded outputs in memory and a thread).
+const MAX_PENDING_COMMITS: usize = 16;
 
 /// Run every node of the plan. `on_progress` is called on the calling thread.
 pub fn execute(
@@ -166,6 +192,8 @@ pub fn execute(
     };
     let mut used_slots = 0usize;
     let mut running = 0usize;
+    // Entries being written after their node was reported (write-behind).
+    let mut committing = 0usize;
     let mut stop = false;
     // GPU devices held by a running stage: one stage per device at a time.
     let mut busy_gpus: std::collections::HashSet<u32> = Default::default();
@@ -187,6 +215,9 @@ pub fn execute(
                 let node = &plan.nodes[i];
                 let slots = node.threads.min(jobs);
                 if running > 0 && used_slots + slots > jobs {
+                    break;
+                }
+                if committing >= MAX_PENDING_COMMITS {
                     break;
                 }
                 b.ready.pop_front();
@@ -240,14 +271,29 @@ pub fn execute(
                 on_progress(&Progress::Started { node: i });
                 let tx = tx.clone();
                 scope.spawn(move || {
-                    let r = run_node(plan, store, i, key, ki, inputs, volatile);
+                    let mut pending = None;
+                    let r = run_node(plan, store, i, key, ki, inputs, volatile, &mut pending);
                     let _ = tx.send(r);
+                    // Write-behind: users of this node already have its outputs (in
+                    // memory) and its digest; the entry goes to disk here, under its lock.
+                    if let Some(p) = pending {
+                        let error = match store.commit(p.prepared) {
+                            Ok(_) => {
+                                let _ = store.set_ref(&p.ref_id, &key);
+                                None
+                            }
+                            Err(e) => Some(format!(
+                                "its output was computed but could not be stored: {e}"
+                            )),
+                        };
+                        let _ = tx.send(WorkerResult::Committed { node: i, error });
+                    }
                 });
             }
             for &i in gpu_wait.iter().rev() {
                 b.ready.push_front(i);
             }
-            if running == 0 {
+            if running == 0 && committing == 0 {
                 break;
             }
             let msg = match rx.recv_timeout(Duration::from_millis(100)) {
@@ -261,6 +307,7 @@ pub fn execute(
                     key,
                     outcome,
                     duration_ms,
+                    commit_pending,
                 } => {
                     running -= 1;
                     used_slots -= plan.nodes[i].threads.min(jobs);
@@ -269,6 +316,9 @@ pub fn execute(
                     }
                     let ev = match outcome {
                         Ok((status, digest, tables)) => {
+                            if commit_pending {
+                                committing += 1;
+                            }
                             if let Some(t) = tables
                                 && b.pending_users[i] > 0
                             {
@@ -297,6 +347,23 @@ pub fn execute(
                     b.complete(plan, i, &ev, on_progress);
                     if failed {
                         skip_downstream(i, plan, &b.users, &mut state, &mut b.summary, on_progress);
+                    }
+                }
+                WorkerResult::Committed { node: i, error } => {
+                    committing -= 1;
+                    if let Some(e) = error {
+                        // Reported `ran` already; it is a failure after all (nothing is
+                        // cached for it). Its users ran on its in-memory outputs, which
+                        // were correct, so they stand.
+                        let ev = event(plan, i, key_of(&state[i]), Status::Failed, 0, Some(e));
+                        b.summary.ran = b.summary.ran.saturating_sub(1);
+                        b.summary.failed += 1;
+                        b.summary.events.retain(|e| e.node != i);
+                        b.summary.events.push(ev.clone());
+                        on_progress(&Progress::Done(ev));
+                        if opts.fail_fast {
+                            stop = true;
+                        }
                     }
                 }
                 WorkerResult::InputCorrupt {
@@ -355,6 +422,14 @@ pub fn execute(
     }
     b.summary.duration_ms = started.elapsed().as_millis() as u64;
     b.summary
+}
+
+/// The key of a finished node, if it has one.
+fn key_of(state: &State) -> Option<CacheKey> {
+    match state {
+        State::Done { key, .. } => *key,
+        _ => None,
+    }
 }
 
 enum InputSource {
@@ -475,6 +550,7 @@ fn run_node(
     ki: KeyInputs,
     inputs: Vec<(usize, InputSource)>,
     volatile: bool,
+    commit: &mut Option<PendingCommit>,
 ) -> WorkerResult {
     let node = &plan.nodes[i];
     let t0 = Instant::now();
@@ -484,6 +560,7 @@ fn run_node(
         key,
         outcome: Err(e),
         duration_ms: elapsed(t0),
+        commit_pending: false,
     };
     // The lock makes concurrent runs compute each stage once; volatile stages run anyway.
     let _lock = if volatile {
@@ -501,6 +578,7 @@ fn run_node(
             key,
             outcome: Ok((Status::Cached, m.output_digest, None)),
             duration_ms: elapsed(t0),
+            commit_pending: false,
         };
     }
     let mut stage_inputs = Vec::with_capacity(inputs.len());
@@ -579,6 +657,7 @@ fn run_node(
                 key,
                 outcome: Ok((Status::Ran, d, Some(Arc::new(output.tables)))),
                 duration_ms,
+                commit_pending: false,
             },
             Err(e) => fail(e, t0),
         };
@@ -589,14 +668,21 @@ fn run_node(
         coords: node.coords.clone(),
         duration_ms,
     };
-    match store.write(&key, &ki, &output.tables, meta) {
-        Ok(m) => {
-            let _ = store.set_ref(&node_ref(plan, node), &key);
+    // Encode now (the output digest is what downstream keys need); write behind.
+    match store.prepare(&key, &ki, &output.tables, meta) {
+        Ok(prepared) => {
+            let digest = prepared.manifest().output_digest;
+            *commit = Some(PendingCommit {
+                prepared,
+                ref_id: node_ref(plan, node),
+                _lock,
+            });
             WorkerResult::Finished {
                 node: i,
                 key,
-                outcome: Ok((Status::Ran, m.output_digest, Some(Arc::new(output.tables)))),
+                outcome: Ok((Status::Ran, digest, Some(Arc::new(output.tables)))),
                 duration_ms,
+                commit_pending: true,
             }
         }
         Err(e) => fail(format!("cannot store the output: {e}"), t0),
