@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Cold-run A/B of two warmstart binaries on the same disk, alternating, so that the
+disk's changing load hits both alike. Uses dag_bench.py's DAG files (1000-stage chain and
+fan of `echo` stages by default).
+
+    python3 bench/ab_cold.py --old /tmp/wt-target/release/warmstart \\
+        --new target/release/warmstart --rounds 6 [--shapes chain fan] [--n 1000] [--tmp DIR]
+
+`--old` is typically the previous commit built in a git worktree:
+    git worktree add /tmp/wt HEAD~1 && (cd /tmp/wt && CARGO_TARGET_DIR=/tmp/wt-target \\
+        cargo build --release -p warmstart-cli)
+"""
+import argparse
+import os
+import shutil
+import statistics
+import tempfile
+
+from dag_bench import timed, warmstart_toml
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--old", required=True)
+    ap.add_argument("--new", required=True)
+    ap.add_argument("--rounds", type=int, default=6)
+    ap.add_argument("--shapes", nargs="+", default=["chain", "fan"])
+    ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--tmp", default=None)
+    args = ap.parse_args()
+    print("| shape | old (s, sorted) | new (s, sorted) | median old/new |")
+    print("|---|---|---|---:|")
+    for shape in args.shapes:
+        d = tempfile.mkdtemp(prefix="ab-cold-", dir=args.tmp)
+        with open(os.path.join(d, "e.toml"), "w") as f:
+            f.write(warmstart_toml(shape, args.n, 0))
+        times = {"old": [], "new": []}
+        for _ in range(args.rounds):
+            for which in ("old", "new"):
+                cache = os.path.join(d, "cache")
+                shutil.rmtree(cache, ignore_errors=True)
+                binary = os.path.abspath(getattr(args, which))
+                times[which].append(timed([binary, "run", "e.toml", "--cache", cache, "-j", str(args.jobs)], d))
+        shutil.rmtree(d, ignore_errors=True)
+        fmt = lambda v: " ".join(f"{x:.2f}" for x in sorted(v))
+        ratio = statistics.median(times["old"]) / statistics.median(times["new"])
+        print(f"| {shape} | {fmt(times['old'])} | {fmt(times['new'])} | {ratio:.1f}× |")
+
+
+if __name__ == "__main__":
+    main()
