@@ -79,6 +79,9 @@ pub fn run(
     });
     let mut running = 0usize;
     let mut cached = 0usize;
+    // A node is reported twice only when its entry could not be written after it ran
+    // (write-behind): count it once.
+    let mut reported = std::collections::HashSet::new();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut on_progress = |p: &Progress| match p {
@@ -89,7 +92,8 @@ pub fn run(
             }
         }
         Progress::Done(ev) => {
-            if ev.status == Status::Ran || ev.status == Status::Failed {
+            let first_report = reported.insert(ev.node);
+            if first_report && (ev.status == Status::Ran || ev.status == Status::Failed) {
                 running = running.saturating_sub(1);
             }
             if ev.status == Status::Cached {
@@ -136,7 +140,9 @@ pub fn run(
                 }
             }
             if let Some(b) = &bar {
-                b.inc(1);
+                if first_report {
+                    b.inc(1);
+                }
                 b.set_message(format!("running {running}, cached {cached}"));
             }
         }
