@@ -206,8 +206,9 @@ fn is_ident(s: &str) -> bool {
         && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Parse and validate an experiment file.
-pub fn parse(source: SourceFile) -> Result<Experiment, SpecErrors> {
+/// A fresh context for `source` and its top-level entries (with spans), or the TOML
+/// syntax error.
+fn read_toml(source: SourceFile) -> Result<(Ctx, Vec<(Spanned<String>, Node)>), SpecErrors> {
     let src = Arc::new(source);
     let mut cx = Ctx {
         src: src.clone(),
@@ -216,8 +217,8 @@ pub fn parse(source: SourceFile) -> Result<Experiment, SpecErrors> {
         stages_incomplete: false,
         declared: Vec::new(),
     };
-    let root = match DeTable::parse(&src.text) {
-        Ok(t) => convert_table(t.get_ref(), 0),
+    match DeTable::parse(&src.text) {
+        Ok(t) => Ok((cx, convert_table(t.get_ref(), 0))),
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
             let msg = e.message().trim().to_string();
@@ -228,9 +229,15 @@ pub fn parse(source: SourceFile) -> Result<Experiment, SpecErrors> {
                 msg,
                 Some("fix the TOML syntax (see https://toml.io)".to_string()),
             );
-            return Err(SpecErrors(cx.errors));
+            Err(SpecErrors(cx.errors))
         }
-    };
+    }
+}
+
+/// Parse and validate an experiment file.
+pub fn parse(source: SourceFile) -> Result<Experiment, SpecErrors> {
+    let (mut cx, root) = read_toml(source)?;
+    let src = cx.src.clone();
 
     let mut experiment = None;
     let mut params = None;
@@ -304,28 +311,8 @@ pub fn parse(source: SourceFile) -> Result<Experiment, SpecErrors> {
 /// the experiment file.
 /// Parse a project-level `warmstart.toml` (see [`crate::project`]): only `[engines]`.
 pub fn parse_project(source: SourceFile) -> Result<Project, SpecErrors> {
-    let src = Arc::new(source);
-    let mut cx = Ctx {
-        src: src.clone(),
-        errors: Vec::new(),
-        broken: Vec::new(),
-        stages_incomplete: false,
-        declared: Vec::new(),
-    };
-    let root = match DeTable::parse(&src.text) {
-        Ok(t) => convert_table(t.get_ref(), 0),
-        Err(e) => {
-            let msg = e.message().trim().to_string();
-            cx.err(
-                e.span().unwrap_or(0..0),
-                "spec::toml",
-                format!("invalid TOML: {msg}"),
-                msg,
-                Some("fix the TOML syntax (see https://toml.io)".to_string()),
-            );
-            return Err(SpecErrors(cx.errors));
-        }
-    };
+    let (mut cx, root) = read_toml(source)?;
+    let src = cx.src.clone();
     let mut engines = Vec::new();
     for (key, node) in &root {
         if key.value == "engines" {
