@@ -91,7 +91,10 @@ fn convert(v: &DeValue<'_>, span: Span, depth: usize) -> Node {
     Node { kind, span }
 }
 
-fn convert_table(t: &DeTable<'_>, depth: usize) -> Vec<(Spanned<String>, Node)> {
+/// A TOML table's entries, with spans, in file order.
+type Entries = Vec<(Spanned<String>, Node)>;
+
+fn convert_table(t: &DeTable<'_>, depth: usize) -> Entries {
     let mut entries: Vec<(Spanned<String>, Node)> = t
         .iter()
         .map(|(k, v)| {
@@ -208,7 +211,7 @@ fn is_ident(s: &str) -> bool {
 
 /// A fresh context for `source` and its top-level entries (with spans), or the TOML
 /// syntax error.
-fn read_toml(source: SourceFile) -> Result<(Ctx, Vec<(Spanned<String>, Node)>), SpecErrors> {
+fn read_toml(source: SourceFile) -> Result<(Ctx, Entries), SpecErrors> {
     let src = Arc::new(source);
     let mut cx = Ctx {
         src: src.clone(),
