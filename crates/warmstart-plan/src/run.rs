@@ -36,9 +36,7 @@ use std::time::{Duration, Instant};
 
 use warmstart_cache::CacheKey;
 use warmstart_cache::key::{Digest, KeyInputs};
-use warmstart_cache::store::{
-    CacheError, EntryMeta, KeyLock, Lookup, PreparedEntry, Store, write_parquet,
-};
+use warmstart_cache::store::{CacheError, EntryMeta, KeyLock, Lookup, PreparedEntry, Store};
 use warmstart_engine::{Determinism, NamedTable, StageInput, StageRequest, Value};
 
 use crate::plan::{Plan, label};
@@ -136,7 +134,8 @@ enum WorkerResult {
         key: CacheKey,
         outcome: Result<Finished, String>,
         duration_ms: u64,
-        /// Its entry is still to be written: a `Committed` message follows.
+        /// Its entry is still to be written: a `Committed` message follows. Set by the
+        /// worker from whether `run_node` left a [`PendingCommit`]; `run_node` leaves it false.
         commit_pending: bool,
     },
     /// The entry of a node reported `Finished` earlier is on disk (or could not be put
@@ -272,7 +271,10 @@ pub fn execute(
                 let tx = tx.clone();
                 scope.spawn(move || {
                     let mut pending = None;
-                    let r = run_node(plan, store, i, key, ki, inputs, volatile, &mut pending);
+                    let mut r = run_node(plan, store, i, key, ki, inputs, volatile, &mut pending);
+                    if let WorkerResult::Finished { commit_pending, .. } = &mut r {
+                        *commit_pending = pending.is_some();
+                    }
                     let _ = tx.send(r);
                     // Write-behind: users of this node already have its outputs (in
                     // memory) and its digest; the entry goes to disk here, under its lock.
@@ -355,7 +357,13 @@ pub fn execute(
                         // Reported `ran` already; it is a failure after all (nothing is
                         // cached for it). Its users ran on its in-memory outputs, which
                         // were correct, so they stand.
-                        let ev = event(plan, i, key_of(&state[i]), Status::Failed, 0, Some(e));
+                        let ran_ms = b
+                            .summary
+                            .events
+                            .iter()
+                            .find(|e| e.node == i)
+                            .map_or(0, |e| e.duration_ms);
+                        let ev = event(plan, i, key_of(&state[i]), Status::Failed, ran_ms, Some(e));
                         b.summary.ran = b.summary.ran.saturating_sub(1);
                         b.summary.failed += 1;
                         b.summary.events.retain(|e| e.node != i);
@@ -650,57 +658,32 @@ fn run_node(
         }
     };
     let duration_ms = elapsed(t0);
-    if volatile {
-        return match digest_tables(&output.tables) {
-            Ok(d) => WorkerResult::Finished {
-                node: i,
-                key,
-                outcome: Ok((Status::Ran, d, Some(Arc::new(output.tables)))),
-                duration_ms,
-                commit_pending: false,
-            },
-            Err(e) => fail(e, t0),
-        };
-    }
     let meta = EntryMeta {
         experiment: plan.experiment.name.clone(),
         stage: node.stage.clone(),
         coords: node.coords.clone(),
         duration_ms,
     };
-    // Encode now (the output digest is what downstream keys need); write behind.
+    // Encode now: the output digest is what downstream keys need. A volatile stage's
+    // encoding only gives that digest; any other's entry is written behind.
     match store.prepare(&key, &ki, &output.tables, meta) {
         Ok(prepared) => {
             let digest = prepared.manifest().output_digest;
-            *commit = Some(PendingCommit {
-                prepared,
-                ref_id: node_ref(plan, node),
-                _lock,
-            });
+            if !volatile {
+                *commit = Some(PendingCommit {
+                    prepared,
+                    ref_id: node_ref(plan, node),
+                    _lock,
+                });
+            }
             WorkerResult::Finished {
                 node: i,
                 key,
                 outcome: Ok((Status::Ran, digest, Some(Arc::new(output.tables)))),
                 duration_ms,
-                commit_pending: true,
+                commit_pending: false,
             }
         }
         Err(e) => fail(format!("cannot store the output: {e}"), t0),
     }
-}
-
-/// Output digest of tables that are not stored (volatile stages): the same scheme as the
-/// store's, computed from a temporary Parquet encoding.
-fn digest_tables(tables: &[NamedTable]) -> Result<Digest, String> {
-    let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
-    let mut h = blake3::Hasher::new();
-    for t in tables {
-        let p = dir.path().join("t.parquet");
-        write_parquet(&t.batch, &p).map_err(|e| e.to_string())?;
-        let bytes = std::fs::read(&p).map_err(|e| e.to_string())?;
-        h.update(&(t.name.len() as u64).to_le_bytes());
-        h.update(t.name.as_bytes());
-        h.update(blake3::hash(&bytes).as_bytes());
-    }
-    Ok(Digest(*h.finalize().as_bytes()))
 }

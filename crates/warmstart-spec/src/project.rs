@@ -41,7 +41,11 @@ pub fn load_project_for(experiment_file: &Path) -> Result<Option<Project>, SpecE
     let Some(path) = find_project(experiment_file) else {
         return Ok(None);
     };
-    let text = std::fs::read_to_string(&path).map_err(|e| SpecError::io(&path, e))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        let mut err = SpecError::io(&path, e);
+        err.message = err.message.replace("experiment file", "project file");
+        err
+    })?;
     parse_project(SourceFile { path, text }).map(Some)
 }
 
