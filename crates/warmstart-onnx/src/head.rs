@@ -172,6 +172,13 @@ pub fn run(req: &StageRequest) -> Result<StageOutput, EngineError> {
     let train_pairs = read_pairs_of(train_table, Some(want))?;
     let eval_pairs = read_pairs_of(eval_table, Some(want))?;
     let (layer, tr, ev) = pick_layer(want, &train_pairs, &eval_pairs)?;
+    if tr.dim != ev.dim {
+        return Err(EngineError::Input(format!(
+            "`{}` has embeddings of size {} but `{}` of size {}: a head is trained and \
+             evaluated on embeddings of the same checkpoint; check both inputs' `checkpoint`",
+            train_in.stage, tr.dim, eval_in.stage, ev.dim
+        )));
+    }
     check_disjoint(&train_in.stage, &tr.ids, &eval_in.stage, &ev.ids)?;
 
     let labels_input = req.inputs.get(2);

@@ -369,3 +369,20 @@ fn dataset_reads_parquet() {
         )
     );
 }
+
+#[test]
+fn train_and_eval_embeddings_of_different_sizes_are_a_clear_error() {
+    let e = OnnxEngine::new();
+    let err = run(
+        &e,
+        "reward-head",
+        &[],
+        vec![
+            input("gt", &planted("g", 50, 16, 1)),
+            input("test", &planted("t", 20, 8, 3)),
+        ],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("size 16") && err.contains("size 8"), "{err}");
+}
