@@ -5,12 +5,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
+use warmstart::Reporter;
 use warmstart_engine::{FILES_TABLE, Value, read_files_table};
-use warmstart_plan::run::{Progress, RunOptions, Status};
+use warmstart_plan::run::RunOptions;
 use warmstart_plan::status::Freshness;
-use warmstart_plan::{Plan, assess, execute};
+use warmstart_plan::{Plan, assess};
 
 use crate::context::{coords_match, load_plan, open_store, parse_at, registry};
 use crate::render::{csv, json_rows, pretty};
@@ -55,7 +55,6 @@ pub fn run(
 ) -> Result<(), Failure> {
     let plan = load_plan(file)?;
     let store = open_store(cache)?;
-    let _ = store.clean_tmp();
     let mut opts = RunOptions {
         fail_fast,
         cancel: install_interrupt(),
@@ -67,128 +66,41 @@ pub fn run(
         }
         opts.jobs = j;
     }
-    let total = plan.nodes.len() as u64;
-    let tty = std::io::stderr().is_terminal() && !json_out;
-    let bar = tty.then(|| {
-        let b = ProgressBar::new(total);
-        b.set_style(
-            ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed}]")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        b
-    });
-    let mut running = 0usize;
-    let mut cached = 0usize;
-    // A node is reported twice only when its entry could not be written after it ran
-    // (write-behind): count it once.
-    let mut reported = std::collections::HashSet::new();
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let mut on_progress = |p: &Progress| match p {
-        Progress::Started { .. } => {
-            running += 1;
-            if let Some(b) = &bar {
-                b.set_message(format!("running {running}, cached {cached}"));
-            }
-        }
-        Progress::Done(ev) => {
-            let first_report = reported.insert(ev.node);
-            if first_report && (ev.status == Status::Ran || ev.status == Status::Failed) {
-                running = running.saturating_sub(1);
-            }
-            if ev.status == Status::Cached {
-                cached += 1;
-            }
-            if json_out {
-                let line = json!({
-                    "stage": ev.stage,
-                    "coords": coords_json(&ev.coords),
-                    "key": ev.key.map(|k| k.to_string()),
-                    "status": ev.status,
-                    "duration_ms": ev.duration_ms,
-                    "error": ev.error,
-                });
-                let _ = writeln!(out, "{line}");
-            } else {
-                let status = match ev.status {
-                    Status::Ran => "ran",
-                    Status::Cached => "cached",
-                    Status::Failed => "failed",
-                    Status::Skipped => "skipped",
-                };
-                let key = ev.key.map(|k| k.short()).unwrap_or_default();
-                let mut line = format!(
-                    "{status:<8}{:<40} {:>7} ms  {key}",
-                    ev.label(),
-                    ev.duration_ms
-                );
-                if let Some(e) = &ev.error {
-                    line.push_str(&format!(
-                        "\n        error: {}",
-                        e.replace('\n', "\n        ")
-                    ));
-                }
-                match &bar {
-                    Some(b) => {
-                        if ev.status != Status::Cached {
-                            b.println(line);
-                        }
-                    }
-                    None => {
-                        let _ = writeln!(out, "{line}");
-                    }
-                }
-            }
-            if let Some(b) = &bar {
-                if first_report {
-                    b.inc(1);
-                }
-                b.set_message(format!("running {running}, cached {cached}"));
-            }
-        }
-    };
-    let summary = execute(&plan, &store, &opts, &mut on_progress);
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
-    if json_out {
-        let line = json!({"summary": {
-            "experiment": plan.experiment.name,
-            "stages": plan.nodes.len(),
-            "ran": summary.ran, "cached": summary.cached,
-            "failed": summary.failed, "skipped": summary.skipped,
-            "interrupted": summary.interrupted,
-            "duration_ms": summary.duration_ms,
-        }});
-        let _ = writeln!(out, "{line}");
+    let summary = if json_out {
+        let mut reporter = warmstart::JsonReporter::new(std::io::stdout().lock())
+            .with_plain_warnings(Box::new(std::io::stderr()));
+        let summary = warmstart::run(&plan, &store, &opts, &mut reporter);
+        output_error(reporter.error())?;
+        summary
+    } else if std::io::stderr().is_terminal() {
+        let mut reporter = crate::progress::ProgressReporter::new(plan.nodes.len() as u64);
+        let summary = warmstart::run(&plan, &store, &opts, &mut reporter);
+        reporter.finish();
+        output_error(reporter.error())?;
+        summary
     } else {
-        let _ = writeln!(
-            out,
-            "{}: {} stages — {} ran, {} cached, {} failed, {} skipped ({:.2} s)",
-            plan.experiment.name,
-            plan.nodes.len(),
-            summary.ran,
-            summary.cached,
-            summary.failed,
-            summary.skipped,
-            summary.duration_ms as f64 / 1000.0
-        );
-        for ev in summary.events.iter().filter(|e| e.status == Status::Failed) {
-            let _ = writeln!(
-                out,
-                "  failed: {}: {}",
-                ev.label(),
-                ev.error.as_deref().unwrap_or("")
-            );
-        }
-    }
-    drop(out);
+        let mut reporter =
+            warmstart::PlainReporter::new(std::io::stdout().lock(), std::io::stderr().lock());
+        let summary = warmstart::run(&plan, &store, &opts, &mut reporter);
+        output_error(reporter.error())?;
+        summary
+    };
     if summary.interrupted {
         Err(Failure::Interrupted)
     } else if summary.failed > 0 || summary.skipped > 0 {
         Err(Failure::Stage(String::new()))
     } else {
         Ok(())
+    }
+}
+
+/// A write error on the run's output: a closed pipe ends quietly, others are reported.
+/// (The entries of the run are written either way.)
+fn output_error(e: Option<&std::io::Error>) -> Result<(), Failure> {
+    match e {
+        None => Ok(()),
+        Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure::Stage(String::new())),
+        Some(e) => Err(Failure::Stage(format!("error: cannot write output: {e}"))),
     }
 }
 
@@ -602,7 +514,7 @@ pub fn plugins_list(file: Option<&Path>) -> Result<(), Failure> {
         Some(f) => {
             let exp = warmstart_spec::load(f)
                 .map_err(|e| Failure::Invalid(crate::context::render_all(&e)))?;
-            crate::context::registry_for(&exp)
+            warmstart::registry_for(&exp)
                 .map_err(|e| Failure::Invalid(crate::context::render_all(&e)))?
         }
         None => registry(None),

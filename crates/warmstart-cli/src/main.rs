@@ -12,6 +12,7 @@
 
 mod commands;
 mod context;
+mod progress;
 mod render;
 
 use std::path::PathBuf;

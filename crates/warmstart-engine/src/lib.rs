@@ -161,12 +161,25 @@ impl StageRequest {
 #[derive(Debug, Clone, Default)]
 pub struct StageOutput {
     pub tables: Vec<NamedTable>,
+    /// Things the user should know that did not fail the stage (e.g. "CUDA unavailable,
+    /// ran on CPU"). Engines never print: the scheduler reports these as warning events.
+    /// Not part of the cached entry.
+    pub warnings: Vec<String>,
 }
 
 impl StageOutput {
     pub fn single(batch: RecordBatch) -> Self {
         StageOutput {
             tables: vec![NamedTable::new("out", batch)],
+            warnings: Vec::new(),
+        }
+    }
+
+    /// An output of these tables, with no warnings.
+    pub fn from_tables(tables: Vec<NamedTable>) -> Self {
+        StageOutput {
+            tables,
+            warnings: Vec::new(),
         }
     }
     pub fn push(&mut self, name: impl Into<String>, batch: RecordBatch) -> &mut Self {

@@ -237,6 +237,8 @@ impl TextTokenizer {
 /// An ONNX session over a checkpoint, with the layer outputs resolved.
 pub struct Embedder {
     session: Session,
+    /// Set when `cuda-or-cpu` fell back to the CPU: why (reported as a stage warning).
+    pub fallback: Option<String>,
     /// Output names in layer order (index = layer).
     pub layer_outputs: Vec<String>,
     input_names: Vec<String>,
@@ -272,6 +274,7 @@ impl Embedder {
         let mut b = Session::builder(&rt.env)?
             .with_intra_threads(threads.max(1))
             .map_err(ort_err)?;
+        let mut fallback = None;
         if let Provider::Cuda(device) | Provider::CudaOrCpu(device) = provider {
             let available = ort::ep::CUDA::is_available().unwrap_or(false);
             let registered = if available {
@@ -297,7 +300,7 @@ impl Embedder {
                     )));
                 }
                 (Err(m), _) => {
-                    eprintln!("warning: CUDA unavailable ({m}); embedding on CPU");
+                    fallback = Some(format!("CUDA unavailable ({m}); embedded on CPU"));
                     Session::builder(&rt.env)?
                         .with_intra_threads(threads.max(1))
                         .map_err(ort_err)?
@@ -371,6 +374,7 @@ impl Embedder {
         }
         Ok(Embedder {
             session,
+            fallback,
             layer_outputs,
             input_names,
         })
@@ -594,6 +598,7 @@ pub fn run(req: &StageRequest) -> Result<StageOutput, EngineError> {
             tokens.iter().map(Vec::len).sum(),
         )?,
     );
+    out.warnings.extend(emb.fallback.take());
     Ok(out)
 }
 

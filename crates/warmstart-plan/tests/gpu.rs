@@ -61,7 +61,7 @@ fn one_stage_per_gpu_at_a_time_while_others_run_beside_it() {
             *on_device.get_mut(&plan.nodes[ev.node].gpu).unwrap() -= 1;
             running -= 1;
         }
-        Progress::Done(_) => {}
+        _ => {}
     });
     assert!(summary.success(), "{:?}", summary.events);
     assert_eq!(summary.ran, 5);

@@ -104,7 +104,7 @@ pub fn run(req: &StageRequest) -> Result<StageOutput, EngineError> {
         NamedTable::new("student", vector_table(&r.w)?),
     ];
     tables.extend(problem_tables(&p)?);
-    Ok(StageOutput { tables })
+    Ok(StageOutput::from_tables(tables))
 }
 
 #[cfg(test)]

@@ -38,9 +38,7 @@ pub fn run(req: &StageRequest) -> Result<StageOutput, EngineError> {
         activation: ActivationKind::parse(req.str("activation")?).map_err(se)?,
     };
     let p = Problem::generate(params, req.seed).map_err(se)?;
-    Ok(StageOutput {
-        tables: problem_tables(&p)?,
-    })
+    Ok(StageOutput::from_tables(problem_tables(&p)?))
 }
 
 #[cfg(test)]

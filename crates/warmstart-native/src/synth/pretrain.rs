@@ -112,7 +112,7 @@ pub fn run(req: &StageRequest) -> Result<StageOutput, EngineError> {
         NamedTable::new("trace", trace),
     ];
     tables.extend(problem_tables(&p)?);
-    Ok(StageOutput { tables })
+    Ok(StageOutput::from_tables(tables))
 }
 
 #[cfg(test)]

@@ -89,7 +89,7 @@ pub fn run(req: &StageRequest) -> Result<StageOutput, EngineError> {
         tables.push(NamedTable::new("samples", samples(&p, n, req.seed)?));
     }
     tables.extend(problem_tables(&p)?);
-    Ok(StageOutput { tables })
+    Ok(StageOutput::from_tables(tables))
 }
 
 #[cfg(test)]

@@ -1,0 +1,152 @@
+//! From an experiment file to a [`Plan`]: parse and expand it, build the engine registry
+//! (built-ins, the project file's plugins, the experiment's own plugins) and bind every
+//! stage instance to its engine.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use warmstart_native::NativeEngine;
+use warmstart_plan::{Plan, Registry};
+use warmstart_spec::{Experiment, SpecErrors};
+
+/// Why an experiment could not be loaded: every error found, each pointing into the
+/// experiment (or project) file. Render with miette.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+#[non_exhaustive]
+pub struct LoadError(#[from] pub SpecErrors);
+
+/// Parse, expand and bind an experiment file.
+pub fn load(file: &Path) -> Result<Plan, LoadError> {
+    let experiment = warmstart_spec::load(file)?;
+    let registry = registry_for(&experiment)?;
+    Ok(warmstart_plan::build(experiment, &registry)?)
+}
+
+/// The built-in engines (every experiment can use them): `native`, and with their
+/// features `process` and `onnx`. `base_dir` is the experiment file's directory (relative
+/// script, data and checkpoint paths resolve against it).
+pub fn registry(base_dir: Option<&Path>) -> Registry {
+    let mut r = Registry::new();
+    r.add(Arc::new(NativeEngine::new()));
+    #[cfg(feature = "process")]
+    r.add(Arc::new(match base_dir {
+        Some(d) => warmstart_process::ProcessEngine::with_base_dir(d),
+        None => warmstart_process::ProcessEngine::new(),
+    }));
+    #[cfg(feature = "onnx")]
+    r.add(Arc::new(match base_dir {
+        Some(d) => warmstart_onnx::OnnxEngine::with_base_dir(d),
+        None => warmstart_onnx::OnnxEngine::new(),
+    }));
+    let _ = base_dir;
+    r
+}
+
+/// The built-in engines, the plugins of the project's `warmstart.toml` (if any) and the
+/// experiment's own `[engines.NAME]` plugins, which win over project ones of the same
+/// name. A plugin that cannot be loaded is an error pointing at its `path`.
+pub fn registry_for(experiment: &Experiment) -> Result<Registry, SpecErrors> {
+    let base = experiment.source.path.parent();
+    let mut r = registry(base);
+    let mut errors = Vec::new();
+    if let Some(project) = warmstart_spec::load_project_for(&experiment.source.path)? {
+        // Declarations the experiment makes itself replace the project's (not loaded).
+        let inherited: Vec<_> = project
+            .engines
+            .iter()
+            .filter(|d| {
+                !experiment
+                    .engines
+                    .iter()
+                    .any(|e| e.name.value == d.name.value)
+            })
+            .cloned()
+            .collect();
+        let dir = project.source.path.parent();
+        plugins::add(&mut r, &project.source, dir, &inherited, &mut errors);
+    }
+    plugins::add(
+        &mut r,
+        &experiment.source,
+        base,
+        &experiment.engines,
+        &mut errors,
+    );
+    if errors.is_empty() {
+        Ok(r)
+    } else {
+        Err(SpecErrors(errors))
+    }
+}
+
+#[cfg(feature = "plugins")]
+mod plugins {
+    //! Loading `[engines.NAME]` plugin declarations.
+
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use warmstart_plan::Registry;
+    use warmstart_plugin_host::{PluginEngine, resolve_plugin_path};
+    use warmstart_spec::{EngineDecl, SourceFile, SpecError};
+
+    /// Load the declared plugins (paths relative to `base`, the declaring file's directory).
+    pub fn add(
+        r: &mut Registry,
+        source: &Arc<SourceFile>,
+        base: Option<&Path>,
+        decls: &[EngineDecl],
+        errors: &mut Vec<SpecError>,
+    ) {
+        for decl in decls {
+            let path = resolve_plugin_path(base, &decl.path.value);
+            match PluginEngine::load(&path) {
+                Ok(engine) => {
+                    r.add_named(&decl.name.value, Arc::new(engine));
+                }
+                Err(e) => errors.push(SpecError::new(
+                    source,
+                    decl.path.span.clone(),
+                    "warmstart::plugin::load",
+                    format!("engine `{}`: cannot load plugin", decl.name.value),
+                    "cannot load this plugin",
+                    Some(format!(
+                        "{e}\nThe path is relative to {}. Build the plugin (`cargo build --release -p <plugin crate>`) or fix the path; `warmstart plugins check PATH` explains what is wrong with a file.",
+                        source.path.display()
+                    )),
+                )),
+            }
+        }
+    }
+}
+
+#[cfg(not(feature = "plugins"))]
+mod plugins {
+    //! Without the `plugins` feature, a declared plugin is an error saying so.
+
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use warmstart_plan::Registry;
+    use warmstart_spec::{EngineDecl, SourceFile, SpecError};
+
+    pub fn add(
+        _r: &mut Registry,
+        source: &Arc<SourceFile>,
+        _base: Option<&Path>,
+        decls: &[EngineDecl],
+        errors: &mut Vec<SpecError>,
+    ) {
+        for decl in decls {
+            errors.push(SpecError::new(
+                source,
+                decl.path.span.clone(),
+                "warmstart::plugin::disabled",
+                format!("engine `{}`: plugins are not enabled", decl.name.value),
+                "this build cannot load plugins",
+                Some("build warmstart with the `plugins` feature (on by default)".into()),
+            ));
+        }
+    }
+}
