@@ -1,6 +1,6 @@
 //! The subcommands. Each returns `Ok(())` or a [`Failure`] carrying its exit code.
 
-use std::io::{IsTerminal, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -67,7 +67,7 @@ pub fn run(
         opts.jobs = j;
     }
     let summary = if json_out {
-        let mut reporter = warmstart::JsonReporter::new(std::io::stdout().lock())
+        let mut reporter = warmstart::JsonReporter::new(BufWriter::new(std::io::stdout().lock()))
             .with_plain_warnings(Box::new(std::io::stderr()));
         let summary = warmstart::run(&plan, &store, &opts, &mut reporter);
         output_error(reporter.error())?;
@@ -79,8 +79,10 @@ pub fn run(
         output_error(reporter.error())?;
         summary
     } else {
-        let mut reporter =
-            warmstart::PlainReporter::new(std::io::stdout().lock(), std::io::stderr().lock());
+        let mut reporter = warmstart::PlainReporter::new(
+            BufWriter::new(std::io::stdout().lock()),
+            std::io::stderr().lock(),
+        );
         let summary = warmstart::run(&plan, &store, &opts, &mut reporter);
         output_error(reporter.error())?;
         summary

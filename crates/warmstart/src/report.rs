@@ -60,7 +60,10 @@ impl<W: Write> Reporter for JsonReporter<W> {
         if self.error.is_some() {
             return;
         }
-        let r = writeln!(self.out, "{}", event.to_json_line()).and_then(|()| self.out.flush());
+        let mut r = writeln!(self.out, "{}", event.to_json_line());
+        if r.is_ok() && flush_after(event) {
+            r = self.out.flush();
+        }
         if let Err(e) = r {
             self.error = Some(e);
         }
@@ -68,6 +71,14 @@ impl<W: Write> Reporter for JsonReporter<W> {
     fn error(&self) -> Option<&std::io::Error> {
         self.error.as_ref()
     }
+}
+
+/// Whether a reporter should flush after `event`: a no-op run's thousands of `cached`
+/// lines go out in a few writes, while anything that took time (a stage that ran or
+/// failed, a warning, the summary) is seen at once.
+fn flush_after(event: &RunEvent) -> bool {
+    !matches!(event, RunEvent::Stage(s) if s.status == Status::Cached)
+        && !matches!(event, RunEvent::Started(_))
 }
 
 /// Human-readable lines: one per finished instance, then a summary and the failures.
@@ -127,7 +138,7 @@ impl<W: Write, E: Write> PlainReporter<W, E> {
             return;
         }
         let r = if to_warnings {
-            writeln!(self.warnings, "{text}")
+            writeln!(self.warnings, "{text}").and_then(|()| self.warnings.flush())
         } else {
             writeln!(self.out, "{text}")
         };
@@ -139,6 +150,21 @@ impl<W: Write, E: Write> PlainReporter<W, E> {
 
 impl<W: Write, E: Write> Reporter for PlainReporter<W, E> {
     fn report(&mut self, event: &RunEvent) {
+        self.report_unflushed(event);
+        if self.error.is_none()
+            && flush_after(event)
+            && let Err(e) = self.out.flush()
+        {
+            self.error = Some(e);
+        }
+    }
+    fn error(&self) -> Option<&std::io::Error> {
+        self.error.as_ref()
+    }
+}
+
+impl<W: Write, E: Write> PlainReporter<W, E> {
+    fn report_unflushed(&mut self, event: &RunEvent) {
         match event {
             RunEvent::Started(_) => {}
             RunEvent::Stage(ev) => {
@@ -170,8 +196,5 @@ impl<W: Write, E: Write> Reporter for PlainReporter<W, E> {
                 }
             }
         }
-    }
-    fn error(&self) -> Option<&std::io::Error> {
-        self.error.as_ref()
     }
 }
