@@ -97,13 +97,17 @@
 //! [`Experiment::raw_params`] and evaluated per instance; [`Experiment::params`] holds the
 //! evaluated axis-independent entries.
 
+pub mod dag;
 pub mod error;
 pub mod expand;
 pub mod expr;
+pub mod graph;
 pub mod model;
+pub mod names;
 pub mod parse;
 pub mod project;
 pub mod schema;
+pub mod source;
 
 use std::path::Path;
 
@@ -115,9 +119,10 @@ pub use project::{PROJECT_FILE, find_project, load_project_for};
 pub use schema::{json_schema, project_json_schema};
 
 /// Read and parse an experiment file. The path is used as given in diagnostics (pass a
-/// relative path to get relative paths in reports).
+/// relative path to get relative paths in reports). Only a regular UTF-8 file of at most
+/// [`source::MAX_FILE_BYTES`] is read (see [`source`]).
 pub fn load(path: &Path) -> Result<Experiment, SpecErrors> {
-    let text = std::fs::read_to_string(path).map_err(|e| SpecError::io(path, e))?;
+    let text = source::read_source(path, "experiment file")?;
     parse(SourceFile {
         path: path.to_path_buf(),
         text,
