@@ -66,7 +66,7 @@ fn check_trusted(dir: &Path, file: &Path) -> Result<(), SpecError> {
     };
     // SAFETY: geteuid has no preconditions and cannot fail.
     let me = unsafe { libc::geteuid() };
-    if meta.mode() & 0o002 != 0 && meta.uid() != me {
+    if others_may_plant(meta.mode(), meta.uid(), me) {
         return Err(SpecError::unreadable(
             file,
             "project file",
@@ -79,6 +79,13 @@ fn check_trusted(dir: &Path, file: &Path) -> Result<(), SpecError> {
         ));
     }
     Ok(())
+}
+
+/// Whether a directory with this mode and owner lets users other than `me` put files in
+/// it: world-writable and owned by someone else.
+#[cfg_attr(not(unix), allow(dead_code))]
+fn others_may_plant(mode: u32, owner: u32, me: u32) -> bool {
+    mode & 0o002 != 0 && owner != me
 }
 
 #[cfg(not(unix))]
@@ -126,6 +133,29 @@ mod tests {
         std::fs::write(root.path().join("a").join(PROJECT_FILE), "").unwrap();
         let p = load_project_for(&exp).unwrap().expect("found");
         assert!(p.engines.is_empty());
+    }
+
+    #[test]
+    fn only_world_writable_directories_of_other_users_are_untrusted() {
+        assert!(others_may_plant(0o40777, 0, 1000));
+        assert!(others_may_plant(0o41777, 0, 1000)); // /tmp, sticky or not
+        assert!(!others_may_plant(0o40777, 1000, 1000)); // my own
+        assert!(!others_may_plant(0o40755, 0, 1000)); // not writable by others
+    }
+
+    #[test]
+    fn the_search_stops_at_the_git_root() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join(PROJECT_FILE), "").unwrap();
+        let repo = root.path().join("repo");
+        std::fs::create_dir_all(repo.join(".git")).unwrap();
+        std::fs::create_dir_all(repo.join("exp")).unwrap();
+        assert_eq!(find_project(&repo.join("exp/e.toml")).unwrap(), None);
+        std::fs::write(repo.join(PROJECT_FILE), "root = true\n").unwrap();
+        let p = load_project_for(&repo.join("exp/e.toml"))
+            .unwrap()
+            .expect("found");
+        assert!(p.root);
     }
 
     #[test]
