@@ -27,7 +27,7 @@ pub const PROJECT_FILE: &str = "warmstart.toml";
 /// the working directory when it lies below it, so diagnostics show short, stable paths.
 /// Errors when the nearest one lies in a directory others may write to (see the module
 /// docs).
-pub fn find_project(experiment_file: &Path) -> Result<Option<PathBuf>, SpecError> {
+pub fn find_project(experiment_file: &Path) -> Result<Option<PathBuf>, SpecErrors> {
     let dir = match experiment_file.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -59,7 +59,7 @@ pub fn find_project(experiment_file: &Path) -> Result<Option<PathBuf>, SpecError
 
 /// Refuse a project file whose directory is world-writable and owned by someone else.
 #[cfg(unix)]
-fn check_trusted(dir: &Path, file: &Path) -> Result<(), SpecError> {
+fn check_trusted(dir: &Path, file: &Path) -> Result<(), SpecErrors> {
     use std::os::unix::fs::MetadataExt;
     let Ok(meta) = std::fs::metadata(dir) else {
         return Ok(());
@@ -76,7 +76,8 @@ fn check_trusted(dir: &Path, file: &Path) -> Result<(), SpecError> {
                 meta.uid()
             ),
             "move the experiment into a directory you own (the project file names plugins, which are loaded as code), or remove the stray warmstart.toml",
-        ));
+        )
+        .into());
     }
     Ok(())
 }
@@ -89,7 +90,7 @@ fn others_may_plant(mode: u32, owner: u32, me: u32) -> bool {
 }
 
 #[cfg(not(unix))]
-fn check_trusted(_dir: &Path, _file: &Path) -> Result<(), SpecError> {
+fn check_trusted(_dir: &Path, _file: &Path) -> Result<(), SpecErrors> {
     Ok(())
 }
 

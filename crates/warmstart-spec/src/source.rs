@@ -10,14 +10,14 @@
 use std::io::Read;
 use std::path::Path;
 
-use crate::SpecError;
+use crate::{SpecError, SpecErrors};
 
 /// Largest experiment or project file read: 64 MiB.
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
 
 /// Read `path` as UTF-8 text; `what` names the file in errors ("experiment file",
 /// "project file").
-pub fn read_source(path: &Path, what: &str) -> Result<String, SpecError> {
+pub fn read_source(path: &Path, what: &str) -> Result<String, SpecErrors> {
     let fail = |problem: String, help: &str| SpecError::unreadable(path, what, problem, help);
     let meta = std::fs::metadata(path).map_err(|e| {
         let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
@@ -64,7 +64,7 @@ pub fn read_source(path: &Path, what: &str) -> Result<String, SpecError> {
         .read_to_end(&mut bytes)
         .map_err(|e| fail(e.to_string(), "check that the file is readable"))?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(too_large(&fail));
+        return Err(too_large(&fail).into());
     }
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
@@ -72,28 +72,31 @@ pub fn read_source(path: &Path, what: &str) -> Result<String, SpecError> {
             format!("it is not UTF-8 text (invalid byte at offset {at})"),
             "save the file as UTF-8 (TOML files are UTF-8)",
         )
+        .into()
     })
 }
 
 fn check_type(
     meta: &std::fs::Metadata,
     fail: &dyn Fn(String, &str) -> SpecError,
-) -> Result<(), SpecError> {
+) -> Result<(), SpecErrors> {
     let ft = meta.file_type();
     if ft.is_dir() {
         return Err(fail(
             "it is a directory".into(),
             "pass the TOML file inside it, e.g. DIR/experiment.toml",
-        ));
+        )
+        .into());
     }
     if !ft.is_file() {
         return Err(fail(
             "it is not a regular file (a FIFO, socket or device)".into(),
             "pass a regular TOML file; pipes and devices are not read",
-        ));
+        )
+        .into());
     }
     if meta.len() > MAX_FILE_BYTES {
-        return Err(too_large(fail));
+        return Err(too_large(fail).into());
     }
     Ok(())
 }
@@ -113,7 +116,11 @@ mod tests {
     use super::*;
 
     fn problem(path: &Path) -> String {
-        read_source(path, "experiment file").unwrap_err().message
+        read_source(path, "experiment file")
+            .unwrap_err()
+            .0
+            .remove(0)
+            .message
     }
 
     #[test]
