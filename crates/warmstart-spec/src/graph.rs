@@ -10,7 +10,6 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use petgraph::algo::kosaraju_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
-use petgraph::visit::EdgeRef;
 
 use crate::model::*;
 
@@ -64,17 +63,6 @@ impl StageGraph {
     /// Whether there are no stages.
     pub fn is_empty(&self) -> bool {
         self.graph.node_count() == 0
-    }
-
-    /// Every edge `(from, to)`: stage `to` reads stage `from`, sorted.
-    pub fn edges(&self) -> Vec<(usize, usize)> {
-        let mut e: Vec<(usize, usize)> = self
-            .graph
-            .edge_references()
-            .map(|e| (e.source().index(), e.target().index()))
-            .collect();
-        e.sort_unstable();
-        e
     }
 
     /// The stages reading stage `u`, sorted.

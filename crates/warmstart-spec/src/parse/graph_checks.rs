@@ -1,7 +1,7 @@
 //! Checks over the stage graph once every stage is parsed: self inputs and unknown inputs,
 //! cycles (every one, from [`crate::graph`]), picks and gathers.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::Ctx;
 use crate::graph::{Cycle, collect_names, param_axes, stage_axes_of, topo_order};
@@ -27,12 +27,10 @@ pub(super) fn check_graph(cx: &mut Ctx, exp: &mut Experiment) {
                 );
             } else if !declared.contains(inp.stage.value.as_str()) {
                 graph_ok = false;
+                let list = short_list(&names);
                 let help = match did_you_mean(&inp.stage.value, names.iter().map(String::as_str)) {
-                    Some(d) => format!("{d} (stages: {})", names.join(", ")),
-                    None => format!(
-                        "inputs must name a stage of this file (stages: {})",
-                        names.join(", ")
-                    ),
+                    Some(d) => format!("{d} (stages: {list})"),
+                    None => format!("inputs must name a stage of this file (stages: {list})"),
                 };
                 cx.err(
                     inp.stage.span.clone(),
@@ -57,9 +55,15 @@ pub(super) fn check_graph(cx: &mut Ctx, exp: &mut Experiment) {
         return;
     }
     let axes = stage_axes_of(exp);
+    let index: HashMap<&str, usize> = exp
+        .stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
     for (si, s) in exp.stages.iter().enumerate() {
         for inp in &s.inputs {
-            let Some((ui, _)) = exp.stage(&inp.stage.value) else {
+            let Some(&ui) = index.get(inp.stage.value.as_str()) else {
                 continue;
             };
             let up_axes = &axes[ui];
@@ -107,7 +111,7 @@ pub(super) fn check_graph(cx: &mut Ctx, exp: &mut Experiment) {
         }
         for g in &s.gather {
             let has = s.inputs.iter().any(|inp| {
-                exp.stage(&inp.stage.value).is_some_and(|(ui, _)| {
+                index.get(inp.stage.value.as_str()).is_some_and(|&ui| {
                     axes[ui].contains(&g.value) && !inp.pick.iter().any(|(a, _)| a == &g.value)
                 })
             });
@@ -148,6 +152,20 @@ pub(super) fn check_graph(cx: &mut Ctx, exp: &mut Experiment) {
             }
         }
     }
+}
+
+/// At most 20 names, comma-separated, then how many more (files may have 50 000 stages).
+fn short_list(names: &[String]) -> String {
+    let mut list = names
+        .iter()
+        .take(20)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > 20 {
+        list.push_str(&format!(", … ({} more)", names.len() - 20));
+    }
+    list
 }
 
 /// Longest loop spelled out in full in a cycle error; longer ones show their start and end.
