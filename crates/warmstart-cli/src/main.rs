@@ -12,6 +12,7 @@
 
 mod commands;
 mod context;
+mod dag;
 mod progress;
 mod render;
 
@@ -87,6 +88,15 @@ enum Command {
         files: Vec<PathBuf>,
         #[arg(long)]
         apply: bool,
+    },
+    /// Print the stage graph (or with --instances the instance graph) as DOT, Mermaid or JSON.
+    Dag {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = dag::GraphFormat::Dot)]
+        format: dag::GraphFormat,
+        /// One node per stage instance (the expanded sweep) instead of one per stage.
+        #[arg(long)]
+        instances: bool,
     },
     /// Print the JSON Schema of experiment files (for taplo / Even Better TOML).
     Schema {
@@ -165,6 +175,11 @@ fn main() -> ExitCode {
         } => commands::show(&file, &cache, &stage, format, limit, table.as_deref(), &at),
         Command::Export { file, out } => commands::export(&file, &cache, &out),
         Command::Gc { files, apply } => commands::gc(&files, &cache, apply),
+        Command::Dag {
+            file,
+            format,
+            instances,
+        } => dag::dag(&file, format, instances),
         Command::Schema { project } => commands::schema(project),
         Command::Plugins(PluginsCommand::List { file }) => commands::plugins_list(file.as_deref()),
         Command::Plugins(PluginsCommand::Check { path }) => commands::plugins_check(&path),

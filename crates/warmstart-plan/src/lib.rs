@@ -7,7 +7,7 @@
 //! 2. [`plan::build`] binds every instance to an engine through the [`Registry`], checks
 //!    its params against the kind's declared schema (unknown param, wrong type, out of
 //!    range — errors point into the file), fills defaults and derives seeds. The result is
-//!    a [`Plan`]: a petgraph DAG of [`Node`]s.
+//!    a [`Plan`]: [`Node`]s in topological order, each naming its inputs by index.
 //! 3. [`status::assess`] answers "what would run and why" without running anything: it
 //!    walks the DAG in topological order, computes each node's key from its params and
 //!    its inputs' *output digests* (known only where the inputs are cached), and diffs a

@@ -10,7 +10,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use petgraph::graph::{DiGraph, NodeIndex};
 use warmstart_cache::key::derive_seed;
 use warmstart_engine::{Determinism, Engine, KindSpec, ParamType, Params, Value};
 use warmstart_spec::{Experiment, SpecError, SpecErrors, did_you_mean, expand};
@@ -76,7 +75,6 @@ pub struct Plan {
     pub experiment: Experiment,
     /// In topological order: every node's inputs come before it.
     pub nodes: Vec<Node>,
-    pub graph: DiGraph<usize, ()>,
 }
 
 impl Plan {
@@ -370,17 +368,6 @@ pub fn build(experiment: Experiment, registry: &Registry) -> Result<Plan, SpecEr
         return Err(SpecErrors(errors));
     }
     // Instances are in topological order and every instance made a node (no errors), so
-    // instance indices are node indices.
-    let mut graph = DiGraph::with_capacity(nodes.len(), nodes.len());
-    let idx: Vec<NodeIndex> = (0..nodes.len()).map(|i| graph.add_node(i)).collect();
-    for (i, n) in nodes.iter().enumerate() {
-        for &j in &n.inputs {
-            graph.add_edge(idx[j], idx[i], ());
-        }
-    }
-    Ok(Plan {
-        experiment,
-        nodes,
-        graph,
-    })
+    // instance indices are node indices: `Node::inputs` is the DAG.
+    Ok(Plan { experiment, nodes })
 }

@@ -56,12 +56,13 @@ impl SpecError {
         }
     }
 
-    /// An error without a position in the file (the file could not be read).
-    pub fn io(path: &Path, err: std::io::Error) -> Self {
+    /// A file that cannot be read as an experiment or project file: `what` names it
+    /// ("experiment file"), `problem` says why (missing, a directory, too large, …).
+    pub fn unreadable(path: &Path, what: &str, problem: String, help: &str) -> Self {
         SpecError {
-            message: format!("cannot read experiment file {}: {err}", path.display()),
+            message: format!("cannot read {what} {}: {problem}", path.display()),
             code: "spec::io",
-            help: Some("check that the path is right and the file is readable".into()),
+            help: Some(help.to_string()),
             path: path.to_path_buf(),
             src: None,
             labels: Vec::new(),

@@ -1,195 +1,18 @@
-//! Sweep expansion: the axes of every stage, a topological order of the stages, and the
-//! stage instances (one per point of the cartesian product of a stage's axes) with their
-//! params evaluated and their inputs resolved.
+//! Sweep expansion: the stage instances (one per point of the cartesian product of a
+//! stage's axes, in the topological order of [`crate::graph`]) with their params evaluated
+//! and their inputs resolved.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use warmstart_engine::Value;
 
+use crate::graph::{param_axes, stage_axes_of, topo_order};
 use crate::model::*;
 use crate::parse::eval_raw;
 use crate::{SpecError, SpecErrors};
 
 /// Largest number of instances an experiment may expand to.
 pub const MAX_INSTANCES: usize = 1_000_000;
-
-pub(crate) fn collect_names(v: &RawValue, out: &mut Vec<String>) {
-    match v {
-        RawValue::Template { template, .. } => {
-            out.extend(template.names().into_iter().map(|(n, _)| n))
-        }
-        RawValue::List(l) => l.iter().for_each(|x| collect_names(&x.value, out)),
-        RawValue::Table(t) => t.iter().for_each(|(_, x)| collect_names(&x.value, out)),
-        _ => {}
-    }
-}
-
-/// For each `[params]` entry, the axes it depends on (directly or through earlier params).
-pub(crate) fn param_axes(
-    raw: &[(Spanned<String>, Spanned<RawValue>)],
-    axes: &[Axis],
-) -> HashMap<String, BTreeSet<String>> {
-    let mut deps: HashMap<String, BTreeSet<String>> = HashMap::new();
-    for (k, v) in raw {
-        let mut names = Vec::new();
-        collect_names(&v.value, &mut names);
-        let mut d = BTreeSet::new();
-        for n in names {
-            if let Some(pd) = deps.get(&n) {
-                d.extend(pd.iter().cloned());
-            } else if axes.iter().any(|a| a.name == n) {
-                d.insert(n);
-            }
-        }
-        deps.insert(k.value.clone(), d);
-    }
-    deps
-}
-
-/// A topological order of the stages (inputs first, file order among independent stages),
-/// or the cycles found (each as stage indices in data-flow order, starting at the lowest
-/// index). Inputs naming unknown stages are ignored.
-pub fn topo_order(stages: &[StageSpec]) -> Result<Vec<usize>, Vec<Vec<usize>>> {
-    let n = stages.len();
-    let index: HashMap<&str, usize> = stages
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.name.as_str(), i))
-        .collect();
-    // out[u] = stages reading u.
-    let mut out: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let mut indeg = vec![0usize; n];
-    for (i, s) in stages.iter().enumerate() {
-        let ups: BTreeSet<usize> = s
-            .inputs
-            .iter()
-            .filter_map(|inp| index.get(inp.stage.value.as_str()).copied())
-            .collect();
-        for u in ups {
-            out[u].push(i);
-            indeg[i] += 1;
-        }
-    }
-    let mut ready: BTreeSet<usize> = (0..n).filter(|&i| indeg[i] == 0).collect();
-    let mut order = Vec::with_capacity(n);
-    while let Some(u) = ready.pop_first() {
-        order.push(u);
-        for &v in &out[u] {
-            indeg[v] -= 1;
-            if indeg[v] == 0 {
-                ready.insert(v);
-            }
-        }
-    }
-    if order.len() == n {
-        return Ok(order);
-    }
-    let left: HashSet<usize> = (0..n).filter(|i| !order.contains(i)).collect();
-    let mut cycles = Vec::new();
-    let mut budget = 200_000usize;
-    let mut starts: Vec<usize> = left.iter().copied().collect();
-    starts.sort_unstable();
-    for s in starts {
-        let mut path = vec![s];
-        let mut on_path = HashSet::from([s]);
-        find_cycles(
-            s,
-            s,
-            &out,
-            &left,
-            &mut path,
-            &mut on_path,
-            &mut cycles,
-            &mut budget,
-        );
-        if cycles.len() >= 20 || budget == 0 {
-            break;
-        }
-    }
-    if cycles.is_empty() {
-        // Unreachable in practice; report the remaining stages as one cycle.
-        let mut l: Vec<usize> = left.into_iter().collect();
-        l.sort_unstable();
-        cycles.push(l);
-    }
-    Err(cycles)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn find_cycles(
-    start: usize,
-    u: usize,
-    out: &[Vec<usize>],
-    left: &HashSet<usize>,
-    path: &mut Vec<usize>,
-    on_path: &mut HashSet<usize>,
-    cycles: &mut Vec<Vec<usize>>,
-    budget: &mut usize,
-) {
-    for &v in &out[u] {
-        if *budget == 0 || cycles.len() >= 20 {
-            return;
-        }
-        *budget -= 1;
-        if v == start {
-            cycles.push(path.clone());
-        } else if v > start && left.contains(&v) && !on_path.contains(&v) {
-            path.push(v);
-            on_path.insert(v);
-            find_cycles(start, v, out, left, path, on_path, cycles, budget);
-            on_path.remove(&v);
-            path.pop();
-        }
-    }
-}
-
-/// The axes of every stage, in `[sweep]` order (see the crate docs for the rule).
-pub(crate) fn stage_axes_of(exp: &Experiment) -> Vec<Vec<String>> {
-    let order = topo_order(&exp.stages).unwrap_or_else(|_| (0..exp.stages.len()).collect());
-    let deps = param_axes(&exp.raw_params, &exp.axes);
-    let is_axis = |n: &str| exp.axes.iter().any(|a| a.name == n);
-    let mut sets: Vec<BTreeSet<String>> = vec![BTreeSet::new(); exp.stages.len()];
-    for &si in &order {
-        let s = &exp.stages[si];
-        let mut set = BTreeSet::new();
-        let mut names = Vec::new();
-        for (_, v) in &s.params {
-            collect_names(&v.value, &mut names);
-        }
-        for n in names {
-            if is_axis(&n) {
-                set.insert(n);
-            } else if let Some(d) = deps.get(&n) {
-                set.extend(d.iter().cloned());
-            }
-        }
-        set.extend(s.sweep.iter().map(|a| a.value.clone()));
-        for inp in &s.inputs {
-            if let Some((ui, _)) = exp.stage(&inp.stage.value)
-                && ui != si
-            {
-                for a in &sets[ui] {
-                    if !inp.pick.iter().any(|(p, _)| p == a) {
-                        set.insert(a.clone());
-                    }
-                }
-            }
-        }
-        for g in &s.gather {
-            set.remove(&g.value);
-        }
-        sets[si] = set;
-    }
-    sets.into_iter()
-        .map(|set| {
-            exp.axes
-                .iter()
-                .filter(|a| set.contains(&a.name))
-                .map(|a| a.name.clone())
-                .collect()
-        })
-        .collect()
-}
 
 fn coords_text(coords: &[(String, Value)]) -> String {
     if coords.is_empty() {
@@ -693,8 +516,7 @@ mod tests {
         assert_eq!(
             msgs,
             [
-                "the stage inputs form a cycle: a → b → a",
-                "the stage inputs form a cycle: a → c → a"
+                "the stage inputs form a cycle: a → b → a (more loops run through these stages via `c`)"
             ]
         );
     }

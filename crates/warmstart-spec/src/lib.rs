@@ -10,7 +10,7 @@
 //!
 //! ```toml
 //! [experiment]
-//! name = "exp1-alignment"          # required, [A-Za-z0-9_.-]+
+//! name = "exp1-alignment"          # required, [A-Za-z0-9_.-]+, not `.`/`..` (names::check_name)
 //! description = "..."              # optional
 //! seed = 42                        # optional, default 0, non-negative integer
 //!
@@ -47,10 +47,13 @@
 //! containing `${...}` are expressions; arrays and tables are walked recursively. Params
 //! are checked against the engine's schema later, by the planner, not here.
 //!
-//! Names of `[params]` entries and of axes must be identifiers (`[A-Za-z_][A-Za-z0-9_]*`)
-//! and must not clash. Axis values must be distinct (`1` and `1.0` count as equal). A
-//! single axis has at most [`parse::MAX_AXIS_LEN`] values and an experiment expands to at
-//! most [`expand::MAX_INSTANCES`] instances.
+//! Stage names follow the experiment-name rule ([`names::check_name`]): they become file
+//! names in exports. Names of `[params]` entries and of axes must be identifiers
+//! (`[A-Za-z_][A-Za-z0-9_]*`) and must not clash. Axis values must be distinct (`1` and
+//! `1.0` count as equal) and not `nan`. A single axis has at most [`parse::MAX_AXIS_LEN`]
+//! values and an experiment expands to at most [`expand::MAX_INSTANCES`] instances. The
+//! file itself is read only if it is a regular UTF-8 file of at most
+//! [`source::MAX_FILE_BYTES`] (64 MiB).
 //!
 //! ## Expressions
 //!
@@ -69,8 +72,8 @@
 //! (strings verbatim, numbers as in `0.5` / `1.0` / `3`). **Escape:** `$${` is a literal
 //! `${` (`"cost $${x}"` is the string `cost ${x}`); a `$` not followed by `{` is literal.
 //!
-//! A `glob` axis lists one directory, relative to the experiment file, when the file is
-//! loaded. The pattern has exactly one `*`, in its last component; entries whose names
+//! A `glob` axis lists one directory, relative to the experiment file (an absolute pattern
+//! is refused), when the file is loaded. The pattern has exactly one `*`, in its last component; entries whose names
 //! match give the axis values — the text the `*` stood for, as integers sorted
 //! numerically when all are decimal numbers (checkpoint steps: `step-00128` gives `128`),
 //! as sorted strings otherwise. Hidden entries match only a pattern starting with `.`.
@@ -97,13 +100,17 @@
 //! [`Experiment::raw_params`] and evaluated per instance; [`Experiment::params`] holds the
 //! evaluated axis-independent entries.
 
+pub mod dag;
 pub mod error;
 pub mod expand;
 pub mod expr;
+pub mod graph;
 pub mod model;
+pub mod names;
 pub mod parse;
 pub mod project;
 pub mod schema;
+pub mod source;
 
 use std::path::Path;
 
@@ -115,9 +122,10 @@ pub use project::{PROJECT_FILE, find_project, load_project_for};
 pub use schema::{json_schema, project_json_schema};
 
 /// Read and parse an experiment file. The path is used as given in diagnostics (pass a
-/// relative path to get relative paths in reports).
+/// relative path to get relative paths in reports). Only a regular UTF-8 file of at most
+/// [`source::MAX_FILE_BYTES`] is read (see [`source`]).
 pub fn load(path: &Path) -> Result<Experiment, SpecErrors> {
-    let text = std::fs::read_to_string(path).map_err(|e| SpecError::io(path, e))?;
+    let text = source::read_source(path, "experiment file")?;
     parse(SourceFile {
         path: path.to_path_buf(),
         text,

@@ -64,6 +64,9 @@ pub struct EngineDecl {
 #[derive(Debug, Clone)]
 pub struct Project {
     pub source: Arc<SourceFile>,
+    /// `root = true`: this directory is the project's top (the search for a project file
+    /// stops at the nearest one anyway; this marks it explicitly).
+    pub root: bool,
     pub engines: Vec<EngineDecl>,
 }
 

@@ -270,7 +270,10 @@ pub fn project_json_schema() -> Json {
         "description": "Settings shared by every experiment below this file's directory.",
         "type": "object",
         "additionalProperties": false,
-        "properties": { "engines": engines_schema("warmstart.toml") },
+        "properties": {
+            "root": { "type": "boolean", "description": "Marks this directory as the project's top: the search for warmstart.toml never goes above it (nor above the enclosing git repository)." },
+            "engines": engines_schema("warmstart.toml"),
+        },
     })
 }
 
