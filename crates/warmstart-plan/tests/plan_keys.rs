@@ -36,7 +36,52 @@ value = "sum"
 
 /// `(label, key)` of every node, as the planner computed them before planning was made
 /// linear (`warmstart plan --json` of the main branch's binary after a run).
-const GOLDEN: &[(&str, &str)] = &[];
+const GOLDEN: &[(&str, &str)] = &[
+    (
+        "gen[a=0.5,b=0]",
+        "8491ca8382e8108ce28e8f9f049e09ad3e888e44d701021b521c359c2078129d",
+    ),
+    (
+        "gen[a=0.5,b=1]",
+        "ffe6a5b7e9cf2907b0144ce059650167f349692442befa50de7cc12422406fdb",
+    ),
+    (
+        "gen[a=0.5,b=2]",
+        "798913e0ebba400309d1ae48da9f111424382562704834b1940cc90b17f60a9b",
+    ),
+    (
+        "gen[a=2.5,b=0]",
+        "9b3875d970bbfd1455ee792a53c1ed139c3a790063ac093c947c52400b2b5a86",
+    ),
+    (
+        "gen[a=2.5,b=1]",
+        "80d84eab69ac2388fa9d237b86302ec4b295754af5c54b81a5ba20f4d4f19a2f",
+    ),
+    (
+        "gen[a=2.5,b=2]",
+        "1f27405081757f4edcabd1a6e2b9972ed2277f20e2efcf3892f4f3a3254dc813",
+    ),
+    (
+        "mid[b=0]",
+        "ef028c94136b7e1e3a3981a00470f3a840f1dcd424cb449a82f25665e55aa83b",
+    ),
+    (
+        "mid[b=1]",
+        "d96a9dafb976778a491a7667f512068a8df457d079def510b5a132867b78e903",
+    ),
+    (
+        "mid[b=2]",
+        "a0fbdf7b16250a466a5e0233064a086ffdebbcd59f4406edacb8a9052f21212a",
+    ),
+    (
+        "sum[a=0.5]",
+        "10cf960e796f46d4b1f01ca8087a0461aa65ffcb32149773b63fa4e4f556ff81",
+    ),
+    (
+        "sum[a=2.5]",
+        "5fab9d5d3b2665863e1913626ee770c51d1d8393f7f841c33e64221bb07244ee",
+    ),
+];
 
 #[test]
 fn planned_keys_are_the_cache_keys_and_did_not_change() {

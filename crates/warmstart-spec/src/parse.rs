@@ -2,7 +2,7 @@
 //! table and key, builds the sweep axes, evaluates `[params]`, and checks the stage graph
 //! (unknown inputs, cycles, picks, gathers). Collects every error it can find.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use toml::de::{DeTable, DeValue};
@@ -1617,6 +1617,8 @@ fn parse_inputs(cx: &mut Ctx, v: &Node, sname: &str) -> Vec<InputSpec> {
 /// gathers. Removes nothing; errors go to `cx`.
 fn check_graph(cx: &mut Ctx, exp: &mut Experiment) {
     let names: Vec<String> = cx.declared.clone();
+    // Hash lookups, not scans: a scan per input made parsing quadratic in the stage count.
+    let declared: HashSet<&str> = names.iter().map(String::as_str).collect();
     let mut graph_ok = true;
     for s in &exp.stages {
         for inp in &s.inputs {
@@ -1629,7 +1631,7 @@ fn check_graph(cx: &mut Ctx, exp: &mut Experiment) {
                     "a stage cannot read its own output",
                     Some("remove this input, or name the stage that should feed it".to_string()),
                 );
-            } else if !names.contains(&inp.stage.value) {
+            } else if !declared.contains(inp.stage.value.as_str()) {
                 graph_ok = false;
                 let help = match did_you_mean(&inp.stage.value, names.iter().map(String::as_str)) {
                     Some(d) => format!("{d} (stages: {})", names.join(", ")),
@@ -1682,9 +1684,13 @@ fn check_graph(cx: &mut Ctx, exp: &mut Experiment) {
         return;
     }
     let axes = stage_axes_of(exp);
+    let mut index: HashMap<&str, usize> = HashMap::with_capacity(exp.stages.len());
+    for (i, s) in exp.stages.iter().enumerate() {
+        index.entry(s.name.as_str()).or_insert(i);
+    }
     for (si, s) in exp.stages.iter().enumerate() {
         for inp in &s.inputs {
-            let Some((ui, _)) = exp.stage(&inp.stage.value) else {
+            let Some(&ui) = index.get(inp.stage.value.as_str()) else {
                 continue;
             };
             let up_axes = &axes[ui];
