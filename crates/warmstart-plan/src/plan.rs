@@ -114,6 +114,9 @@ impl Plan {
     }
 }
 
+/// A stage's engine and the spec of its kind, resolved once per stage.
+type Bound = (Arc<dyn Engine>, Arc<KindSpec>);
+
 /// Bind an experiment to engines and check every stage instance against its kind's schema.
 pub fn build(experiment: Experiment, registry: &Registry) -> Result<Plan, SpecErrors> {
     let expanded = expand(&experiment)?;
@@ -121,7 +124,7 @@ pub fn build(experiment: Experiment, registry: &Registry) -> Result<Plan, SpecEr
     let mut errors: Vec<SpecError> = Vec::new();
 
     // Per stage: resolve engine + kind once (errors once per stage, not per instance).
-    let mut bound: Vec<Option<(Arc<dyn Engine>, Arc<KindSpec>)>> = Vec::new();
+    let mut bound: Vec<Option<Bound>> = Vec::new();
     let mut specs: HashMap<(usize, String), Arc<KindSpec>> = HashMap::new();
     for st in &experiment.stages {
         let kind = &st.kind.value;
