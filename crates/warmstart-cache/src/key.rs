@@ -55,18 +55,13 @@ macro_rules! hash_newtype {
         impl $name {
             /// The first 12 hex digits, for display.
             pub fn short(&self) -> String {
-                let mut s = self.to_string();
-                s.truncate(12);
-                s
+                hex(&self.0[..6])
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                for b in self.0 {
-                    write!(f, "{b:02x}")?;
-                }
-                Ok(())
+                f.write_str(&hex(&self.0))
             }
         }
 
@@ -100,6 +95,18 @@ macro_rules! hash_newtype {
 
 hash_newtype!(CacheKey, "cache key");
 hash_newtype!(Digest, "content digest");
+
+/// Lowercase hex digits of `bytes` (a table lookup: `plan` prints a key per instance, and
+/// a `{:02x}` per byte was a visible part of its time).
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    s
+}
 
 fn parse_hex32(s: &str) -> Result<[u8; 32], String> {
     let bytes = s.as_bytes();
@@ -217,21 +224,61 @@ fn canonical_f64_bits(f: f64) -> u64 {
 impl KeyInputs {
     /// The content key: blake3 of the canonical encoding described in the module docs.
     pub fn key(&self) -> CacheKey {
+        KeyParts {
+            kind: &self.kind,
+            engine_id: &self.engine_id,
+            engine_version: &self.engine_version,
+            engine_extra: &self.engine_extra,
+            params: self.params.iter().map(|(k, v)| (k.as_str(), v)),
+            seed: self.seed,
+            inputs: self
+                .inputs
+                .iter()
+                .map(|i| (i.stage.as_str(), i.coords.as_slice(), &i.digest)),
+        }
+        .key()
+    }
+}
+
+/// The components of a key, borrowed: what [`KeyInputs::key`] encodes, for callers that
+/// hold the data elsewhere (the planner computes one key per stage instance and builds the
+/// owned [`KeyInputs`] only when it stores or diffs one). Both go through the one encoder
+/// below, so a key computed either way is the same.
+pub struct KeyParts<'a, P, I> {
+    pub kind: &'a str,
+    pub engine_id: &'a str,
+    pub engine_version: &'a str,
+    /// In any order (sorted when encoded).
+    pub engine_extra: &'a [(String, String)],
+    /// `(name, value)` sorted by name, names distinct.
+    pub params: P,
+    pub seed: Option<u64>,
+    /// `(upstream stage, its coordinates, its output digest)`, in input order.
+    pub inputs: I,
+}
+
+impl<'a, P, I> KeyParts<'a, P, I>
+where
+    P: Iterator<Item = (&'a str, &'a Value)> + Clone,
+    I: Iterator<Item = (&'a str, &'a [(String, Value)], &'a Digest)> + Clone,
+{
+    /// The content key: blake3 of the canonical encoding described in the module docs.
+    pub fn key(self) -> CacheKey {
         let mut e = Enc::new(KEY_FORMAT);
-        e.str(&self.kind);
-        e.str(&self.engine_id);
-        e.str(&self.engine_version);
-        let mut extra = self.engine_extra.clone();
+        e.str(self.kind);
+        e.str(self.engine_id);
+        e.str(self.engine_version);
+        let mut extra: Vec<&(String, String)> = self.engine_extra.iter().collect();
         extra.sort();
         e.tag(b'x');
         e.u64(extra.len() as u64);
-        for (k, v) in &extra {
+        for (k, v) in extra {
             e.str(k);
             e.str(v);
         }
         e.tag(b'p');
-        e.u64(self.params.len() as u64);
-        for (k, v) in &self.params {
+        e.u64(self.params.clone().count() as u64);
+        for (k, v) in self.params {
             e.str(k);
             e.value(v);
         }
@@ -243,11 +290,11 @@ impl KeyInputs {
             None => e.tag(b'N'),
         }
         e.tag(b'I');
-        e.u64(self.inputs.len() as u64);
-        for i in &self.inputs {
-            e.str(&i.stage);
-            e.coords(&i.coords);
-            e.0.update(&i.digest.0);
+        e.u64(self.inputs.clone().count() as u64);
+        for (stage, coords, digest) in self.inputs {
+            e.str(stage);
+            e.coords(coords);
+            e.0.update(&digest.0);
         }
         CacheKey(e.finish())
     }

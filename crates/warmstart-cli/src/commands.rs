@@ -110,12 +110,13 @@ pub fn plan(file: &Path, cache: &Path, json_out: bool) -> Result<(), Failure> {
     let plan = load_plan(file)?;
     let store = open_store(cache)?;
     let a = assess(&plan, &store);
-    let mut out = std::io::stdout().lock();
+    // Buffered: stdout is line-buffered, and a line per instance would be a write per line.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut fresh = 0;
     for (node, f) in plan.nodes.iter().zip(&a.freshness) {
         let (status, reasons) = match f {
-            Freshness::Fresh { .. } => ("fresh", Vec::new()),
-            Freshness::Stale { reasons, .. } => ("stale", reasons.clone()),
+            Freshness::Fresh { .. } => ("fresh", &[][..]),
+            Freshness::Stale { reasons, .. } => ("stale", reasons.as_slice()),
         };
         if f.is_fresh() {
             fresh += 1;
@@ -131,7 +132,7 @@ pub fn plan(file: &Path, cache: &Path, json_out: bool) -> Result<(), Failure> {
             let _ = writeln!(out, "{line}");
         } else {
             let key = f.key().map(|k| k.short()).unwrap_or_else(|| "?".repeat(12));
-            let first = reasons.first().cloned().unwrap_or_default();
+            let first = reasons.first().map_or("", String::as_str);
             let _ = writeln!(out, "{status:<7}{:<40} {key}  {first}", node.label());
             for r in reasons.iter().skip(1) {
                 let _ = writeln!(out, "{:<61}{r}", "");
@@ -153,6 +154,7 @@ pub fn plan(file: &Path, cache: &Path, json_out: bool) -> Result<(), Failure> {
             plan.nodes.len()
         );
     }
+    let _ = out.flush();
     Ok(())
 }
 
@@ -197,7 +199,9 @@ pub fn why(file: &Path, cache: &Path, stage: &str, at: &[String]) -> Result<(), 
     let mut out = std::io::stdout().lock();
     for i in nodes {
         let node = &plan.nodes[i];
-        let ki = &a.key_inputs[i];
+        let Some(ki) = a.key_inputs(&plan, i) else {
+            continue;
+        };
         let f = &a.freshness[i];
         let status = if f.is_fresh() { "fresh" } else { "stale" };
         let _ = writeln!(out, "{}: {status}", node.label());

@@ -7,7 +7,7 @@
 //! inputs. File-level errors (syntax, sweeps, cycles, expressions) were caught earlier by
 //! `warmstart-spec`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use warmstart_cache::key::derive_seed;
@@ -23,11 +23,10 @@ pub struct Node {
     pub stage: String,
     pub coords: Vec<(String, Value)>,
     pub engine: Arc<dyn Engine>,
-    pub kind: KindSpec,
+    /// Shared by every node of the stage (a kind's spec is the same for all its instances).
+    pub kind: Arc<KindSpec>,
     /// Checked params with defaults filled in (what the engine receives).
     pub params: Params,
-    /// The subset of `params` that enters the cache key.
-    pub key_params: Params,
     /// Extra key components from the engine (plugin digest, model digest, …).
     pub engine_extra: Vec<(String, String)>,
     pub seed: u64,
@@ -48,6 +47,22 @@ impl Node {
 
     pub fn determinism(&self) -> Determinism {
         self.engine.determinism(&self.kind, &self.params)
+    }
+
+    /// The params that enter the cache key (those the kind declares `in_key`), sorted by
+    /// name. Derived rather than stored: a second map per node would double the planner's
+    /// memory for large sweeps.
+    pub fn key_params(&self) -> impl Iterator<Item = (&str, &Value)> + Clone {
+        self.params
+            .iter()
+            .filter(|(name, _)| {
+                self.kind
+                    .params
+                    .iter()
+                    .find(|p| &p.name == *name)
+                    .is_none_or(|p| p.in_key)
+            })
+            .map(|(name, v)| (name.as_str(), v))
     }
 }
 
@@ -97,6 +112,9 @@ impl Plan {
     }
 }
 
+/// A stage's engine and the spec of its kind, resolved once per stage.
+type Bound = (Arc<dyn Engine>, Arc<KindSpec>);
+
 /// Bind an experiment to engines and check every stage instance against its kind's schema.
 pub fn build(experiment: Experiment, registry: &Registry) -> Result<Plan, SpecErrors> {
     let expanded = expand(&experiment)?;
@@ -104,7 +122,8 @@ pub fn build(experiment: Experiment, registry: &Registry) -> Result<Plan, SpecEr
     let mut errors: Vec<SpecError> = Vec::new();
 
     // Per stage: resolve engine + kind once (errors once per stage, not per instance).
-    let mut bound: Vec<Option<(Arc<dyn Engine>, KindSpec)>> = Vec::new();
+    let mut bound: Vec<Option<Bound>> = Vec::new();
+    let mut specs: HashMap<(usize, String), Arc<KindSpec>> = HashMap::new();
     for st in &experiment.stages {
         let kind = &st.kind.value;
         let engine = match &st.engine {
@@ -148,7 +167,12 @@ pub fn build(experiment: Experiment, registry: &Registry) -> Result<Plan, SpecEr
             },
         };
         let b = engine.and_then(|engine| match engine.info().kind(kind) {
-            Some(k) => Some((engine.clone(), k.clone())),
+            Some(k) => {
+                // One shared spec per (engine, kind), however many stages use it.
+                let id = (Arc::as_ptr(&engine) as *const () as usize, k.name.clone());
+                let shared = specs.entry(id).or_insert_with(|| Arc::new(k.clone()));
+                Some((engine.clone(), shared.clone()))
+            }
             None => {
                 let info = engine.info();
                 let names: Vec<&str> = info.kinds.iter().map(|k| k.name.as_str()).collect();
@@ -176,16 +200,17 @@ pub fn build(experiment: Experiment, registry: &Registry) -> Result<Plan, SpecEr
     let mut nodes: Vec<Node> = Vec::with_capacity(expanded.instances.len());
     // Errors about one param of one stage are reported once, not once per sweep point.
     let mut reported: std::collections::HashSet<(usize, String)> = Default::default();
-    for inst in &expanded.instances {
+    // Instances are consumed as they become nodes, so that their memory is reused rather
+    // than held next to the plan's.
+    for inst in expanded.instances {
         let st = &experiment.stages[inst.stage];
         let Some((engine, kind)) = &bound[inst.stage] else {
             continue;
         };
         let mut params: Params = BTreeMap::new();
-        let mut key_params: Params = BTreeMap::new();
         let mut ok = true;
-        for (name, value) in &inst.params {
-            let Some(pspec) = kind.params.iter().find(|p| &p.name == name) else {
+        for (name, value) in inst.params {
+            let Some(pspec) = kind.params.iter().find(|p| p.name == name) else {
                 if reported.insert((inst.stage, name.clone())) {
                     let candidates = kind
                         .params
@@ -194,7 +219,7 @@ pub fn build(experiment: Experiment, registry: &Registry) -> Result<Plan, SpecEr
                         .chain(warmstart_spec::parse::RESERVED.iter().copied());
                     let span = inst
                         .param_keys
-                        .get(name)
+                        .get(&name)
                         .cloned()
                         .unwrap_or(value.span.clone());
                     let accepted: Vec<&str> = kind.params.iter().map(|p| p.name.as_str()).collect();
@@ -207,7 +232,7 @@ pub fn build(experiment: Experiment, registry: &Registry) -> Result<Plan, SpecEr
                             st.name, kind.name
                         ),
                         "unknown param",
-                        Some(match did_you_mean(name, candidates) {
+                        Some(match did_you_mean(&name, candidates) {
                             Some(h) => h,
                             None => format!(
                                 "params of `{}`: {}",
@@ -226,10 +251,7 @@ pub fn build(experiment: Experiment, registry: &Registry) -> Result<Plan, SpecEr
             };
             match pspec.check(&value.value) {
                 Ok(v) => {
-                    if pspec.in_key {
-                        key_params.insert(name.clone(), v.clone());
-                    }
-                    params.insert(name.clone(), v);
+                    params.insert(name, v);
                 }
                 Err(msg) => {
                     if reported.insert((inst.stage, name.clone())) {
@@ -276,9 +298,6 @@ pub fn build(experiment: Experiment, registry: &Registry) -> Result<Plan, SpecEr
             };
             match hinted.as_ref().or(pspec.default.as_ref()) {
                 Some(d) => {
-                    if pspec.in_key {
-                        key_params.insert(pspec.name.clone(), d.clone());
-                    }
                     params.insert(pspec.name.clone(), d.clone());
                 }
                 None => {
@@ -352,16 +371,15 @@ pub fn build(experiment: Experiment, registry: &Registry) -> Result<Plan, SpecEr
         nodes.push(Node {
             stage_index: inst.stage,
             stage: st.name.clone(),
-            coords: inst.coords.clone(),
+            coords: inst.coords,
             engine: engine.clone(),
             kind: kind.clone(),
             params,
-            key_params,
             engine_extra,
             seed,
             threads: st.threads.unwrap_or(1).max(1),
             gpu,
-            inputs: inst.inputs.clone(),
+            inputs: inst.inputs,
         });
     }
     if !errors.is_empty() {

@@ -11,7 +11,7 @@
 //! name and coordinates), component by component.
 
 use warmstart_cache::CacheKey;
-use warmstart_cache::key::{Change, Digest, InputDigest, KeyInputs, diff, ref_id};
+use warmstart_cache::key::{Change, Digest, InputDigest, KeyInputs, KeyParts, diff, ref_id};
 use warmstart_cache::store::{Lookup, Manifest, Store};
 use warmstart_engine::Determinism;
 
@@ -43,11 +43,37 @@ impl Freshness {
     }
 }
 
-/// Freshness of every node, plus the key inputs that could be computed.
+/// Freshness of every node.
 pub struct Assessment {
     pub freshness: Vec<Freshness>,
-    /// Key inputs per node; input digests not yet known are all-zero placeholders.
-    pub key_inputs: Vec<KeyInputs>,
+}
+
+impl Assessment {
+    /// The key inputs of node `i` (`None` if there is no such node); input digests not yet known are all-zero placeholders.
+    /// Built on demand: holding them for every node would cost more memory than the plan.
+    pub fn key_inputs(&self, plan: &Plan, i: usize) -> Option<KeyInputs> {
+        let node = plan.nodes.get(i)?;
+        Some(key_inputs(plan, node, &self.input_digests(node)))
+    }
+
+    /// The output digests of a node's inputs, [`UNKNOWN`] for those that are not fresh.
+    fn input_digests(&self, node: &Node) -> Vec<Digest> {
+        input_digests(&self.freshness, node)
+            .into_iter()
+            .map(|d| d.unwrap_or(UNKNOWN))
+            .collect()
+    }
+}
+
+/// The output digests of a node's inputs, `None` for those that are not fresh.
+fn input_digests(freshness: &[Freshness], node: &Node) -> Vec<Option<Digest>> {
+    node.inputs
+        .iter()
+        .map(|&j| match freshness.get(j) {
+            Some(Freshness::Fresh { manifest, .. }) => Some(manifest.output_digest),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The key inputs of a node given its inputs' output digests.
@@ -58,7 +84,10 @@ pub fn key_inputs(plan: &Plan, node: &Node, input_digests: &[Digest]) -> KeyInpu
         engine_id: info.id.clone(),
         engine_version: info.version.clone(),
         engine_extra: node.engine_extra.clone(),
-        params: node.key_params.clone(),
+        params: node
+            .key_params()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
         seed: match node.determinism() {
             Determinism::Deterministic => None,
             Determinism::Seeded | Determinism::Volatile => Some(node.seed),
@@ -76,6 +105,28 @@ pub fn key_inputs(plan: &Plan, node: &Node, input_digests: &[Digest]) -> KeyInpu
     }
 }
 
+/// The key of a node given its inputs' output digests: `key_inputs(..).key()` without
+/// building the owned [`KeyInputs`] (one key per stage instance is the planner's hot path).
+pub fn node_key(plan: &Plan, node: &Node, input_digests: &[Digest]) -> CacheKey {
+    let info = node.engine.info();
+    KeyParts {
+        kind: &node.kind.name,
+        engine_id: &info.id,
+        engine_version: &info.version,
+        engine_extra: &node.engine_extra,
+        params: node.key_params(),
+        seed: match node.determinism() {
+            Determinism::Deterministic => None,
+            Determinism::Seeded | Determinism::Volatile => Some(node.seed),
+        },
+        inputs: node.inputs.iter().zip(input_digests).map(|(&j, d)| {
+            let up = &plan.nodes[j];
+            (up.stage.as_str(), up.coords.as_slice(), d)
+        }),
+    }
+    .key()
+}
+
 /// The identity of a node across edits of the experiment (for "why did this re-run").
 pub fn node_ref(plan: &Plan, node: &Node) -> String {
     ref_id(&plan.experiment.name, &node.stage, &node.coords)
@@ -86,26 +137,17 @@ const UNKNOWN: Digest = Digest([0; 32]);
 /// Assess every node of the plan against the store.
 pub fn assess(plan: &Plan, store: &Store) -> Assessment {
     let mut freshness: Vec<Freshness> = Vec::with_capacity(plan.nodes.len());
-    let mut all_inputs = Vec::with_capacity(plan.nodes.len());
     for node in &plan.nodes {
-        let digests: Vec<Option<Digest>> = node
-            .inputs
-            .iter()
-            .map(|&j| match &freshness[j] {
-                Freshness::Fresh { manifest, .. } => Some(manifest.output_digest),
-                Freshness::Stale { .. } => None,
-            })
-            .collect();
+        let digests = input_digests(&freshness, node);
         let known = digests.iter().all(Option::is_some);
         let filled: Vec<Digest> = digests.iter().map(|d| d.unwrap_or(UNKNOWN)).collect();
-        let ki = key_inputs(plan, node, &filled);
         let f = if node.determinism() == Determinism::Volatile {
             Freshness::Stale {
-                key: known.then(|| ki.key()),
+                key: known.then(|| node_key(plan, node, &filled)),
                 reasons: vec!["volatile kind: runs every time, never cached".into()],
             }
         } else if known {
-            let key = ki.key();
+            let key = node_key(plan, node, &filled);
             match store.lookup(&key) {
                 Lookup::Hit(m) => Freshness::Fresh {
                     key,
@@ -119,7 +161,7 @@ pub fn assess(plan: &Plan, store: &Store) -> Assessment {
                 },
                 Lookup::Missing => Freshness::Stale {
                     key: Some(key),
-                    reasons: reasons_from_ref(plan, node, store, &ki, &[]),
+                    reasons: reasons_from_ref(plan, node, store, &filled, &[]),
                 },
             }
         } else {
@@ -132,16 +174,12 @@ pub fn assess(plan: &Plan, store: &Store) -> Assessment {
                 .collect();
             Freshness::Stale {
                 key: None,
-                reasons: reasons_from_ref(plan, node, store, &ki, &pending),
+                reasons: reasons_from_ref(plan, node, store, &filled, &pending),
             }
         };
         freshness.push(f);
-        all_inputs.push(ki);
     }
-    Assessment {
-        freshness,
-        key_inputs: all_inputs,
-    }
+    Assessment { freshness }
 }
 
 /// Why a node with no healthy entry must run: its changes against the last recorded entry.
@@ -149,7 +187,7 @@ fn reasons_from_ref(
     plan: &Plan,
     node: &Node,
     store: &Store,
-    ki: &KeyInputs,
+    input_digests: &[Digest],
     pending: &[String],
 ) -> Vec<String> {
     let mut reasons: Vec<String> = pending
@@ -168,7 +206,7 @@ fn reasons_from_ref(
         }
         None => {}
         Some(m) => {
-            let changes = diff(&m.inputs, ki);
+            let changes = diff(&m.inputs, &key_inputs(plan, node, input_digests));
             for c in changes {
                 // Inputs whose new digest is unknown are already reported as pending.
                 if let Change::InputChanged { new, .. } = &c

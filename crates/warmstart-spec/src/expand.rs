@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use warmstart_engine::Value;
 
-use crate::graph::{param_axes, stage_axes_of, topo_order};
+use crate::graph::{param_axes, stage_axes_in, stage_index, topo_order};
 use crate::model::*;
 use crate::parse::eval_raw;
 use crate::{SpecError, SpecErrors};
@@ -29,7 +29,109 @@ fn coords_text(coords: &[(String, Value)]) -> String {
     }
 }
 
+/// Where one axis of an upstream stage takes its position from, for every instance of a
+/// reading stage (decided once per stage, not per instance).
+#[derive(Clone, Copy)]
+enum UpAxis {
+    /// A `pick`ed value: this position of the axis.
+    Picked(usize),
+    /// An axis the reading stage shares: the reader's position along its axis `d` (axis
+    /// values are distinct, so the same value is at the same position).
+    Shared(usize),
+    /// A gathered axis: every position, in axis order.
+    Free,
+}
+
+/// How the instances of one stage find their instances of one input stage.
+struct InputMatch {
+    /// Index of the [`InputSpec`] in the stage's `inputs`.
+    spec: usize,
+    /// The upstream stage.
+    stage: usize,
+    /// Per upstream axis: its length and where its position comes from.
+    axes: Vec<(usize, UpAxis)>,
+}
+
+/// The input matches of stage `si`; inputs naming unknown stages or picking a value the
+/// axis does not have match nothing and are left out.
+fn input_matches(
+    exp: &Experiment,
+    si: usize,
+    index: &HashMap<&str, usize>,
+    stage_axes: &[Vec<String>],
+    axis_values: &HashMap<&str, &[Value]>,
+) -> Vec<InputMatch> {
+    let axes = &stage_axes[si];
+    let mut matches = Vec::new();
+    'inputs: for (spec, inp) in exp.stages[si].inputs.iter().enumerate() {
+        let Some(&ui) = index.get(inp.stage.value.as_str()) else {
+            continue;
+        };
+        let mut up = Vec::with_capacity(stage_axes[ui].len());
+        for a in &stage_axes[ui] {
+            let vals = axis_values.get(a.as_str()).copied().unwrap_or(&[]);
+            let from = if let Some((_, p)) = inp.pick.iter().find(|(p, _)| p == a) {
+                match vals.iter().position(|v| same_value(v, &p.value)) {
+                    Some(i) => UpAxis::Picked(i),
+                    None => continue 'inputs,
+                }
+            } else if let Some(d) = axes.iter().position(|x| x == a) {
+                UpAxis::Shared(d)
+            } else {
+                UpAxis::Free
+            };
+            up.push((vals.len(), from));
+        }
+        matches.push(InputMatch {
+            spec,
+            stage: ui,
+            axes: up,
+        });
+    }
+    matches
+}
+
+/// The upstream instances an instance at positions `idx` reads through `m`, in row-major
+/// order of the free (gathered) axes.
+fn matched_instances(m: &InputMatch, idx: &[usize], upstream: &[usize], out: &mut Vec<usize>) {
+    let n_free: usize = m
+        .axes
+        .iter()
+        .filter(|(_, f)| matches!(f, UpAxis::Free))
+        .map(|(len, _)| *len)
+        .product();
+    let mut pos = vec![0usize; m.axes.len()];
+    for f in 0..n_free {
+        // Decode `f` into the free axes' positions, last axis fastest, then the row-major
+        // flat index of the upstream instance.
+        let mut rem = f;
+        for (d, (len, from)) in m.axes.iter().enumerate().rev() {
+            pos[d] = match *from {
+                UpAxis::Picked(i) => i,
+                UpAxis::Shared(k) => idx.get(k).copied().unwrap_or(0),
+                UpAxis::Free => {
+                    let p = rem % len;
+                    rem /= len;
+                    p
+                }
+            };
+        }
+        let flat = m
+            .axes
+            .iter()
+            .zip(&pos)
+            .fold(0usize, |acc, ((len, _), p)| acc * len + p);
+        if let Some(&ii) = upstream.get(flat) {
+            out.push(ii);
+        }
+    }
+}
+
 /// Expand an experiment into stage instances, in a topological order.
+///
+/// Linear in the number of instances plus input edges: everything that depends only on
+/// the stage (its axes, the `[params]` it evaluates, how its inputs match) is worked out
+/// once per stage.
 pub fn expand(exp: &Experiment) -> Result<Expanded, SpecErrors> {
     let src = &exp.source;
     let order = topo_order(&exp.stages).map_err(|_| {
@@ -42,7 +144,8 @@ pub fn expand(exp: &Experiment) -> Result<Expanded, SpecErrors> {
             Some("run `parse` first; it reports the cycle".into()),
         )
     })?;
-    let stage_axes = stage_axes_of(exp);
+    let index = stage_index(exp);
+    let stage_axes = stage_axes_in(exp, &order, &index);
     let axis_values: HashMap<&str, &[Value]> = exp
         .axes
         .iter()
@@ -54,29 +157,7 @@ pub fn expand(exp: &Experiment) -> Result<Expanded, SpecErrors> {
         .iter()
         .map(|(k, v)| (k.as_str(), &v.value))
         .collect();
-
-    // Instance counts.
-    let mut total = 0usize;
-    for (si, axes) in stage_axes.iter().enumerate() {
-        let n = axes.iter().try_fold(1usize, |acc, a| {
-            acc.checked_mul(axis_values.get(a.as_str()).map_or(1, |v| v.len()))
-        });
-        match n.and_then(|n| total.checked_add(n)) {
-            Some(t) if t <= MAX_INSTANCES => total = t,
-            _ => {
-                let s = &exp.stages[si];
-                return Err(SpecError::new(
-                    src,
-                    s.span.clone(),
-                    "spec::too-many-instances",
-                    format!("the experiment expands to more than {MAX_INSTANCES} stage instances (stage `{}` sweeps over {})", s.name, axes.join(" × ")),
-                    "too many instances",
-                    Some("use fewer axis values, or `pick`/`gather` to avoid sweeping every stage over every axis".into()),
-                )
-                .into());
-            }
-        }
-    }
+    let total = count_instances(exp, &stage_axes, &axis_values)?;
 
     let mut errors: Vec<SpecError> = Vec::new();
     let mut seen: HashSet<(usize, String)> = HashSet::new();
@@ -85,35 +166,43 @@ pub fn expand(exp: &Experiment) -> Result<Expanded, SpecErrors> {
     for &si in &order {
         let s = &exp.stages[si];
         let axes = &stage_axes[si];
-        let lens: Vec<usize> = axes
+        let values: Vec<&[Value]> = axes
             .iter()
-            .map(|a| axis_values.get(a.as_str()).map_or(0, |v| v.len()))
+            .map(|a| axis_values.get(a.as_str()).copied().unwrap_or(&[]))
             .collect();
-        let count: usize = lens.iter().product();
+        let count: usize = values.iter().map(|v| v.len()).product();
+        // The axis-dependent [params] this stage can evaluate: those whose axes are all
+        // axes of the stage.
+        let local_params: Vec<&(Spanned<String>, Spanned<RawValue>)> = exp
+            .raw_params
+            .iter()
+            .filter(|(k, _)| {
+                deps.get(&k.value)
+                    .is_some_and(|d| !d.is_empty() && d.iter().all(|a| axes.iter().any(|x| x == a)))
+            })
+            .collect();
+        let param_keys: BTreeMap<String, Span> = s
+            .params
+            .iter()
+            .map(|(k, _)| (k.value.clone(), k.span.clone()))
+            .collect();
+        let matches = input_matches(exp, si, &index, &stage_axes, &axis_values);
+        by_stage[si].reserve_exact(count);
+        let mut idx = vec![0usize; axes.len()];
         for flat in 0..count {
             // Row-major: the last axis varies fastest.
             let mut rem = flat;
-            let mut idx = vec![0; axes.len()];
             for d in (0..axes.len()).rev() {
-                idx[d] = rem % lens[d];
-                rem /= lens[d];
+                let len = values[d].len();
+                idx[d] = rem % len;
+                rem /= len;
             }
             let coords: Vec<(String, Value)> = axes
                 .iter()
+                .zip(&values)
                 .zip(&idx)
-                .map(|(a, &i)| {
-                    (
-                        a.clone(),
-                        axis_values
-                            .get(a.as_str())
-                            .and_then(|v| v.get(i))
-                            .cloned()
-                            .unwrap_or(Value::Int(0)),
-                    )
-                })
+                .map(|((a, vals), &i)| (a.clone(), vals.get(i).cloned().unwrap_or(Value::Int(0))))
                 .collect();
-            let axis_set: BTreeSet<&str> = axes.iter().map(String::as_str).collect();
-            let at = coords_text(&coords);
             let mut err = |e: crate::expr::ExprError,
                            base: Option<usize>,
                            whole: Span,
@@ -124,6 +213,7 @@ pub fn expand(exp: &Experiment) -> Result<Expanded, SpecErrors> {
                     None => whole,
                 };
                 if seen.insert((span.start, e.message.clone())) {
+                    let at = coords_text(&coords);
                     errors.push(SpecError::new(
                         src,
                         span,
@@ -135,14 +225,8 @@ pub fn expand(exp: &Experiment) -> Result<Expanded, SpecErrors> {
                 }
             };
             // Axis-dependent [params] for these coordinates.
-            let mut local: HashMap<String, Value> = HashMap::new();
-            for (k, v) in &exp.raw_params {
-                let d = deps.get(&k.value);
-                if d.is_none_or(|d| {
-                    d.is_empty() || !d.iter().all(|a| axis_set.contains(a.as_str()))
-                }) {
-                    continue;
-                }
+            let mut local: HashMap<&str, Value> = HashMap::new();
+            for (k, v) in &local_params {
                 let lookup = |n: &str| {
                     coords
                         .iter()
@@ -153,7 +237,7 @@ pub fn expand(exp: &Experiment) -> Result<Expanded, SpecErrors> {
                 };
                 match eval_raw(&v.value, &v.span, &lookup) {
                     Ok(val) => {
-                        local.insert(k.value.clone(), val);
+                        local.insert(k.value.as_str(), val);
                     }
                     Err(f) => {
                         let (e, base, whole) = *f;
@@ -170,7 +254,6 @@ pub fn expand(exp: &Experiment) -> Result<Expanded, SpecErrors> {
                     .or_else(|| consts.get(n).map(|v| (*v).clone()))
             };
             let mut params = BTreeMap::new();
-            let mut param_keys = BTreeMap::new();
             for (k, v) in &s.params {
                 match eval_raw(&v.value, &v.span, &lookup) {
                     Ok(val) => {
@@ -187,66 +270,20 @@ pub fn expand(exp: &Experiment) -> Result<Expanded, SpecErrors> {
                         )
                     }
                 }
-                param_keys.insert(k.value.clone(), k.span.clone());
             }
             let mut inputs = Vec::new();
             let mut input_stage = Vec::new();
-            for (k, inp) in s.inputs.iter().enumerate() {
-                let Some((ui, _)) = exp.stage(&inp.stage.value) else {
-                    continue;
-                };
-                // U's instances are stored row-major over its axes: compute the flat
-                // index of each match directly (wildcards = gathered axes).
-                let up_axes = &stage_axes[ui];
-                let up_lens: Vec<usize> = up_axes
-                    .iter()
-                    .map(|a| axis_values.get(a.as_str()).map_or(0, |v| v.len()))
-                    .collect();
-                let mut fixed: Vec<Option<usize>> = Vec::with_capacity(up_axes.len());
-                let mut feasible = true;
-                for a in up_axes {
-                    let vals = axis_values.get(a.as_str()).copied().unwrap_or(&[]);
-                    let want = if let Some((_, p)) = inp.pick.iter().find(|(p, _)| p == a) {
-                        Some(&p.value)
-                    } else {
-                        coords.iter().find(|(c, _)| c == a).map(|(_, v)| v)
-                    };
-                    match want {
-                        Some(w) => match vals.iter().position(|v| same_value(v, w)) {
-                            Some(i) => fixed.push(Some(i)),
-                            None => feasible = false,
-                        },
-                        None => fixed.push(None),
-                    }
-                }
-                if !feasible {
-                    continue;
-                }
-                let free: Vec<usize> = (0..up_axes.len()).filter(|&d| fixed[d].is_none()).collect();
-                let n_free: usize = free.iter().map(|&d| up_lens[d]).product();
-                for f in 0..n_free {
-                    let mut rem = f;
-                    let mut pos = vec![0usize; up_axes.len()];
-                    for &d in free.iter().rev() {
-                        pos[d] = rem % up_lens[d];
-                        rem /= up_lens[d];
-                    }
-                    let mut flat = 0usize;
-                    for d in 0..up_axes.len() {
-                        flat = flat * up_lens[d] + fixed[d].unwrap_or(pos[d]);
-                    }
-                    if let Some(&ii) = by_stage[ui].get(flat) {
-                        inputs.push(ii);
-                        input_stage.push(k);
-                    }
-                }
+            for m in &matches {
+                let before = inputs.len();
+                matched_instances(m, &idx, &by_stage[m.stage], &mut inputs);
+                input_stage.resize(input_stage.len() + inputs.len() - before, m.spec);
             }
             by_stage[si].push(instances.len());
             instances.push(Instance {
                 stage: si,
                 coords,
                 params,
-                param_keys,
+                param_keys: param_keys.clone(),
                 inputs,
                 input_stage,
             });
@@ -261,6 +298,37 @@ pub fn expand(exp: &Experiment) -> Result<Expanded, SpecErrors> {
         errors.sort_by_key(|e| e.span().map(|s| s.start).unwrap_or(0));
         Err(SpecErrors(errors))
     }
+}
+
+/// The number of instances the experiment expands to, or an error if it is more than
+/// [`MAX_INSTANCES`].
+fn count_instances(
+    exp: &Experiment,
+    stage_axes: &[Vec<String>],
+    axis_values: &HashMap<&str, &[Value]>,
+) -> Result<usize, SpecErrors> {
+    let mut total = 0usize;
+    for (si, axes) in stage_axes.iter().enumerate() {
+        let n = axes.iter().try_fold(1usize, |acc, a| {
+            acc.checked_mul(axis_values.get(a.as_str()).map_or(1, |v| v.len()))
+        });
+        match n.and_then(|n| total.checked_add(n)) {
+            Some(t) if t <= MAX_INSTANCES => total = t,
+            _ => {
+                let s = &exp.stages[si];
+                return Err(SpecError::new(
+                    &exp.source,
+                    s.span.clone(),
+                    "spec::too-many-instances",
+                    format!("the experiment expands to more than {MAX_INSTANCES} stage instances (stage `{}` sweeps over {})", s.name, axes.join(" × ")),
+                    "too many instances",
+                    Some("use fewer axis values, or `pick`/`gather` to avoid sweeping every stage over every axis".into()),
+                )
+                .into());
+            }
+        }
+    }
+    Ok(total)
 }
 
 #[cfg(test)]

@@ -210,16 +210,29 @@ pub(crate) fn param_axes(
 /// params' axes, its `sweep` list, and its inputs' axes (minus picks), minus its gathers.
 pub(crate) fn stage_axes_of(exp: &Experiment) -> Vec<Vec<String>> {
     let order = topo_order(&exp.stages).unwrap_or_else(|_| (0..exp.stages.len()).collect());
-    let index: HashMap<&str, usize> = exp
-        .stages
+    stage_axes_in(exp, &order, &stage_index(exp))
+}
+
+/// Stage name → index into `exp.stages`.
+pub(crate) fn stage_index(exp: &Experiment) -> HashMap<&str, usize> {
+    exp.stages
         .iter()
         .enumerate()
         .map(|(i, s)| (s.name.as_str(), i))
-        .collect();
+        .collect()
+}
+
+/// [`stage_axes_of`] given a topological order and the stage index (linear in the size of
+/// the stage graph).
+pub(crate) fn stage_axes_in(
+    exp: &Experiment,
+    order: &[usize],
+    index: &HashMap<&str, usize>,
+) -> Vec<Vec<String>> {
     let deps = param_axes(&exp.raw_params, &exp.axes);
     let is_axis = |n: &str| exp.axes.iter().any(|a| a.name == n);
     let mut sets: Vec<BTreeSet<String>> = vec![BTreeSet::new(); exp.stages.len()];
-    for &si in &order {
+    for &si in order {
         let s = &exp.stages[si];
         let mut set = BTreeSet::new();
         let mut names = Vec::new();
