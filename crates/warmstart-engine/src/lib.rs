@@ -11,6 +11,10 @@
 //! That is what lets the same trait be implemented by a dynamic plugin across a C ABI or by
 //! a process on another machine (Slurm).
 //!
+//! It also owns the identity vocabulary the other crates share ([`identity`]): the
+//! instance label, the name rules, the column readers ([`table`]) and value identity
+//! ([`same_value`], which is the cache key's: `1` is not `1.0`).
+//!
 //! Architecture invariant: this crate knows nothing of TOML, the cache, the scheduler or any
 //! particular engine. It depends only on Arrow's array/schema crates and serde.
 
