@@ -42,6 +42,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use warmstart_engine::Value;
+use warmstart_engine::identity::{canonical_f64_bits, label, same_value};
 
 /// Bump when the encoding below changes.
 pub const KEY_FORMAT: &str = "warmstart-key-v1";
@@ -210,17 +211,6 @@ impl Enc {
     }
 }
 
-/// `-0.0` → `0.0`, every NaN → the canonical quiet NaN.
-fn canonical_f64_bits(f: f64) -> u64 {
-    if f.is_nan() {
-        f64::NAN.to_bits()
-    } else if f == 0.0 {
-        0.0f64.to_bits()
-    } else {
-        f.to_bits()
-    }
-}
-
 impl KeyInputs {
     /// The content key: blake3 of the canonical encoding described in the module docs.
     pub fn key(&self) -> CacheKey {
@@ -376,17 +366,14 @@ pub enum Change {
     },
 }
 
-fn label(stage: &str, coords: &[(String, Value)]) -> String {
-    if coords.is_empty() {
-        stage.to_string()
-    } else {
-        let c: Vec<String> = coords.iter().map(|(a, v)| format!("{a}={v}")).collect();
-        format!("{stage}[{}]", c.join(","))
-    }
-}
-
+/// The first 12 characters of `s`, for display. Characters, not bytes: an engine extra
+/// is any text an engine reports (an interpreter's `--version` output), and cutting inside
+/// a multibyte character would panic.
 fn short(s: &str) -> &str {
-    &s[..s.len().min(12)]
+    match s.char_indices().nth(12) {
+        Some((end, _)) => &s[..end],
+        None => s,
+    }
 }
 
 impl fmt::Display for Change {
@@ -439,17 +426,6 @@ impl fmt::Display for Change {
             }
         }
     }
-}
-
-/// Whether two values have the same canonical encoding (so `-0.0` equals `0.0` and NaN
-/// equals NaN, exactly as the key sees them).
-fn same_value(a: &Value, b: &Value) -> bool {
-    let enc = |v: &Value| {
-        let mut e = Enc::new(KEY_FORMAT);
-        e.value(v);
-        e.finish()
-    };
-    enc(a) == enc(b)
 }
 
 /// The component-wise differences from `old` to `new`, in key order (kind, engine,
@@ -770,6 +746,55 @@ mod tests {
             "new: no earlier entry for this stage instance"
         );
         assert!(diff(&base(), &base()).is_empty());
+    }
+
+    #[test]
+    fn short_cuts_at_characters_not_bytes() {
+        assert_eq!(short("aaaaaaaaaaaéé"), "aaaaaaaaaaaé");
+        assert_eq!(short("ééééééééééééé"), "éééééééééééé");
+        assert_eq!(short("abc"), "abc");
+        assert_eq!(short(""), "");
+    }
+
+    /// The one value identity (`warmstart_engine::same_value`) is exactly "same encoding".
+    #[test]
+    fn same_value_agrees_with_the_encoding() {
+        let enc = |v: &Value| {
+            let mut e = Enc::new(KEY_FORMAT);
+            e.value(v);
+            e.finish()
+        };
+        let f = Value::Float;
+        let s = |x: &str| Value::Str(x.into());
+        let values = [
+            Value::Int(1),
+            Value::Int(0),
+            f(1.0),
+            f(0.0),
+            f(-0.0),
+            f(f64::NAN),
+            f(f64::from_bits(0x7ff8_0000_0000_0001)),
+            f(f64::INFINITY),
+            Value::Bool(false),
+            Value::Bool(true),
+            s(""),
+            s("1"),
+            s("ab"),
+            Value::List(vec![]),
+            Value::List(vec![s("ab"), s("c")]),
+            Value::List(vec![s("a"), s("bc")]),
+            Value::List(vec![f(-0.0)]),
+            Value::List(vec![f(0.0)]),
+            Value::Table(Default::default()),
+            Value::Table([("a".to_string(), s("b"))].into()),
+            Value::Table([("a".to_string(), Value::Int(1))].into()),
+            Value::Table([("a".to_string(), f(1.0))].into()),
+        ];
+        for a in &values {
+            for b in &values {
+                assert_eq!(same_value(a, b), enc(a) == enc(b), "{a:?} vs {b:?}");
+            }
+        }
     }
 
     #[test]

@@ -46,6 +46,7 @@ pub const LAYOUT: u32 = 1;
 const LAYOUT_DIR: &str = "v1";
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CacheError {
     #[error("{path}: {source}")]
     Io {

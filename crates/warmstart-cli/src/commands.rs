@@ -40,7 +40,7 @@ fn install_interrupt() -> Arc<AtomicBool> {
         } else {
             // Safe: entries are written to a temp dir and renamed into place, so an abort
             // leaves at most an orphaned temp dir, cleaned by the next run.
-            std::process::exit(130);
+            std::process::exit(crate::exit::INTERRUPTED.into());
         }
     });
     cancel

@@ -1,6 +1,7 @@
 //! The `warmstart` command line.
 //!
-//! Exit codes (a contract scripts rely on):
+//! Exit codes (a contract scripts rely on; named constants in [`exit`], the only place
+//! that knows the numbers):
 //! - `0` success;
 //! - `1` a stage failed (or a requested output does not exist yet);
 //! - `2` invalid experiment file or invalid usage;
@@ -13,6 +14,7 @@
 mod commands;
 mod context;
 mod dag;
+mod exit;
 mod progress;
 mod render;
 
@@ -20,6 +22,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+use exit::Failure;
 
 /// warmstart: weak-to-strong generalization experiments as data.
 #[derive(Parser)]
@@ -124,32 +128,16 @@ pub enum Format {
     Json,
 }
 
-/// A failure at the edge: what to print and which exit code to use.
-pub enum Failure {
-    /// Invalid experiment or usage (exit 2); already rendered.
-    Invalid(String),
-    /// A stage failed / an output is missing (exit 1).
-    Stage(String),
-    /// Interrupted (exit 130).
-    Interrupted,
-}
-
-impl Failure {
-    fn code(&self) -> u8 {
-        match self {
-            Failure::Invalid(_) => 2,
-            Failure::Stage(_) => 1,
-            Failure::Interrupted => 130,
-        }
-    }
-}
-
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            return ExitCode::from(if e.use_stderr() {
+                exit::INVALID
+            } else {
+                exit::OK
+            });
         }
     };
     let cache = cli
@@ -195,7 +183,7 @@ fn main() -> ExitCode {
                 }
                 Failure::Interrupted => eprintln!("warmstart: interrupted"),
             }
-            ExitCode::from(f.code())
+            ExitCode::from(f.exit_code())
         }
     }
 }

@@ -231,3 +231,38 @@ fn two_concurrent_runs_compute_each_stage_once() {
         "each stage exactly once: {e1:?} {e2:?}"
     );
 }
+
+/// A process stage whose interpreter prints `version`: the printed text is an engine extra,
+/// which `why` and `plan` quote shortened.
+fn interpreter_stage(version: &str) -> String {
+    format!(
+        r#"
+[experiment]
+name = "multibyte"
+
+[stages.tool]
+kind = "process"
+command = ["true"]
+interpreter_version = ["echo", "{version}"]
+"#
+    )
+}
+
+#[test]
+fn why_and_plan_shorten_multibyte_engine_extras_without_panicking() {
+    let p = Project::new();
+    // Eleven ASCII bytes, then two-byte characters: byte 12 falls inside the first `é`.
+    p.write("e.toml", &interpreter_stage("aaaaaaaaaaaéé"));
+    let out = p.run(&["run", "e.toml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    p.write("e.toml", &interpreter_stage("bbbbbbbbbbbéé"));
+    for args in [&["why", "e.toml", "tool"][..], &["plan", "e.toml"][..]] {
+        let out = p.run(args);
+        let text = stdout(&out);
+        assert!(out.status.success(), "{args:?}: {}\n{}", stderr(&out), text);
+        assert!(
+            text.contains("engine interpreter changed (aaaaaaaaaaaé… → bbbbbbbbbbbé…)"),
+            "{args:?}: {text}"
+        );
+    }
+}

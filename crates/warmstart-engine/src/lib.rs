@@ -11,16 +11,24 @@
 //! That is what lets the same trait be implemented by a dynamic plugin across a C ABI or by
 //! a process on another machine (Slurm).
 //!
+//! It also owns the identity vocabulary the other crates share ([`identity`]): the
+//! instance label, the name rules, the column readers ([`table`]) and value identity
+//! ([`same_value`], which is the cache key's: `1` is not `1.0`).
+//!
 //! Architecture invariant: this crate knows nothing of TOML, the cache, the scheduler or any
 //! particular engine. It depends only on Arrow's array/schema crates and serde.
 
+pub mod identity;
 pub mod params;
 pub mod table;
 
 use std::path::PathBuf;
 
+pub use identity::{is_stage_name, is_table_name, label, same_value};
 pub use params::{ParamSpec, ParamType, Params, Value};
-pub use table::{FILES_TABLE, NamedTable, files_table, read_files_table};
+pub use table::{
+    FILES_TABLE, NamedTable, f64_column, files_table, read_files_table, string_column,
+};
 
 pub use arrow_array::RecordBatch;
 pub use arrow_schema;
@@ -190,6 +198,7 @@ impl StageOutput {
 
 /// Why a stage failed. Carried across FFI/process boundaries as a string, so it is one.
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
+#[non_exhaustive]
 pub enum EngineError {
     #[error("param `{name}`: {message}")]
     Param { name: String, message: String },

@@ -55,7 +55,7 @@ pub fn run(req: &StageRequest) -> Result<StageOutput, EngineError> {
             values.push(val.value(i).to_string());
         }
     }
-    sources.push(label(req));
+    sources.push(warmstart_engine::label(&req.stage, &req.coords));
     values.push(match req.opt("value") {
         Some(Value::Str(s)) => s.clone(),
         Some(v) => v.to_string(),
@@ -73,14 +73,6 @@ pub fn run(req: &StageRequest) -> Result<StageOutput, EngineError> {
         ],
     )?;
     Ok(StageOutput::single(batch))
-}
-
-fn label(req: &StageRequest) -> String {
-    if req.coords.is_empty() {
-        return req.stage.clone();
-    }
-    let c: Vec<String> = req.coords.iter().map(|(a, v)| format!("{a}={v}")).collect();
-    format!("{}[{}]", req.stage, c.join(","))
 }
 
 fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray, EngineError> {

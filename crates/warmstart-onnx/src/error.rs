@@ -10,6 +10,7 @@ on PATH) or set ORT_DYLIB_PATH to the path of libonnxruntime.so";
 
 /// Why an onnx-engine operation failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum OnnxError {
     /// No ONNX Runtime shared library was found by the search (see [`crate::runtime`]).
     #[error("ONNX Runtime library not found (searched: {searched}); {hint}", hint = ORT_HINT)]

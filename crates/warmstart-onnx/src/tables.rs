@@ -1,4 +1,5 @@
-//! Arrow helpers shared by the kinds: reading typed columns, and the embedding table.
+//! Arrow helpers shared by the kinds: typed column readers (the engine crate's), and the
+//! embedding table.
 //!
 //! The embedding table (output of `embed`, input of `reward-head` and `probe`) has columns
 //! `id` (Utf8), `side` (Utf8: `chosen` | `rejected`), `layer` (Int64: 0 = embeddings,
@@ -8,53 +9,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use arrow_array::{
-    Array, ArrayRef, FixedSizeListArray, Float32Array, Float64Array, Int32Array, Int64Array,
-    LargeStringArray, RecordBatch, StringArray,
+    Array, ArrayRef, FixedSizeListArray, Float32Array, Int64Array, LargeStringArray, RecordBatch,
+    StringArray,
 };
 use arrow_schema::{DataType, Field, Schema};
 use warmstart_engine::{EngineError, StageInput};
 
-/// A Utf8 (or LargeUtf8) column as owned strings.
-pub fn strings(batch: &RecordBatch, name: &str) -> Result<Vec<String>, EngineError> {
-    let col = batch
-        .column_by_name(name)
-        .ok_or_else(|| EngineError::Input(format!("missing column `{name}`")))?;
-    if let Some(a) = col.as_any().downcast_ref::<StringArray>() {
-        return Ok((0..a.len()).map(|i| a.value(i).to_string()).collect());
-    }
-    if let Some(a) = col.as_any().downcast_ref::<LargeStringArray>() {
-        return Ok((0..a.len()).map(|i| a.value(i).to_string()).collect());
-    }
-    Err(EngineError::Input(format!(
-        "column `{name}` must be a string column, found {}",
-        col.data_type()
-    )))
-}
-
-/// A numeric column as f64 (Float64, Float32, Int64 or Int32); nulls become NaN.
-pub fn numbers(batch: &RecordBatch, name: &str) -> Result<Vec<f64>, EngineError> {
-    let col = batch
-        .column_by_name(name)
-        .ok_or_else(|| EngineError::Input(format!("missing column `{name}`")))?;
-    let any = col.as_any();
-    let get = |i: usize, v: f64| if col.is_null(i) { f64::NAN } else { v };
-    if let Some(a) = any.downcast_ref::<Float64Array>() {
-        return Ok((0..a.len()).map(|i| get(i, a.value(i))).collect());
-    }
-    if let Some(a) = any.downcast_ref::<Float32Array>() {
-        return Ok((0..a.len()).map(|i| get(i, a.value(i) as f64)).collect());
-    }
-    if let Some(a) = any.downcast_ref::<Int64Array>() {
-        return Ok((0..a.len()).map(|i| get(i, a.value(i) as f64)).collect());
-    }
-    if let Some(a) = any.downcast_ref::<Int32Array>() {
-        return Ok((0..a.len()).map(|i| get(i, a.value(i) as f64)).collect());
-    }
-    Err(EngineError::Input(format!(
-        "column `{name}` must be numeric, found {}",
-        col.data_type()
-    )))
-}
+/// The shared column readers (one set of accepted types for every engine): numbers from
+/// Float64/Float32/Int64/Int32 with nulls as NaN, strings from Utf8/LargeUtf8/Utf8View.
+pub use warmstart_engine::{f64_column as numbers, string_column as strings};
 
 /// One row of an embedding table.
 #[derive(Debug, Clone, PartialEq)]

@@ -46,6 +46,7 @@ fn a_non_library_at_ort_dylib_path_is_a_clear_error() {
     assert!(e.contains("pip install onnxruntime==1.31.1"), "{e}");
 
     // An ORT_DYLIB_PATH that does not exist is named too.
+    // SAFETY: the only test in this binary; no other thread reads the environment.
     unsafe { std::env::set_var("ORT_DYLIB_PATH", dir.path().join("nope.so")) };
     let e = warmstart_onnx::runtime::find_library()
         .unwrap_err()

@@ -75,15 +75,9 @@ fn gpu_device(hint: Option<&Value>) -> Option<u32> {
     }
 }
 
-/// `stage` or `stage[a=1,b=2]`.
-pub fn label(stage: &str, coords: &[(String, Value)]) -> String {
-    if coords.is_empty() {
-        stage.to_string()
-    } else {
-        let c: Vec<String> = coords.iter().map(|(a, v)| format!("{a}={v}")).collect();
-        format!("{stage}[{}]", c.join(","))
-    }
-}
+/// `stage` or `stage[a=1,b=2]`: the engine crate's one label, re-exported for the
+/// planner's and the CLI's callers.
+pub use warmstart_engine::identity::label;
 
 /// A checked, engine-bound experiment.
 pub struct Plan {

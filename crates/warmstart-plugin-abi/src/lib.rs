@@ -25,6 +25,10 @@
 //! Compatibility is by C ABI + JSON, not by Rust type layout: a plugin built with another
 //! rustc or another arrow-rs version works as long as [`ABI_VERSION`] matches.
 
+// The plugin ABI is a contract with code outside this repository: every public item says
+// what it is.
+#![deny(missing_docs)]
+
 pub mod sdk;
 pub mod tables;
 pub mod wire;
@@ -61,7 +65,9 @@ pub mod status {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct WsStr {
+    /// The first byte; may be null when `len` is 0.
     pub ptr: *const u8,
+    /// Length in bytes (not characters).
     pub len: usize,
 }
 
@@ -116,7 +122,9 @@ pub struct RunRequest {
     pub scratch_dir: WsStr,
     /// Directory of the experiment file; empty = none.
     pub base_dir: WsStr,
+    /// The stage seed (explicit, or derived from the experiment seed, stage and coords).
     pub seed: u64,
+    /// Threads the stage may use (a resource hint, not part of the cache key).
     pub threads: u64,
     /// Number of input tables (length of `arrays` and `schemas`).
     pub n_tables: usize,
@@ -144,7 +152,9 @@ pub struct TableOut {
 #[repr(C)]
 #[derive(Debug)]
 pub struct RunOutput {
+    /// The output tables (allocated by the plugin), or null when there are none.
     pub tables: *mut TableOut,
+    /// Number of entries at `tables`.
     pub n_tables: usize,
     /// NUL-terminated error text (JSON for `ENGINE_ERROR`), or null.
     pub error: *mut c_char,

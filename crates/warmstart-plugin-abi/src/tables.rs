@@ -46,13 +46,8 @@ pub unsafe fn import_batch(
     Ok(RecordBatch::from(s))
 }
 
-/// Whether `name` is a valid table name (`[a-z0-9_-]+`).
-pub fn valid_table_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-}
+/// Whether `name` is a valid table name (`[a-z0-9_-]+`): the engine crate's one rule.
+pub use warmstart_engine::identity::is_table_name as valid_table_name;
 
 #[cfg(test)]
 mod tests {
@@ -71,6 +66,7 @@ mod tests {
         ])
         .unwrap();
         let (a, s) = export_batch(&b).unwrap();
+        // SAFETY: `a` and `s` were just produced by `export_batch` and are imported once.
         let back = unsafe { import_batch(a, &s) }.unwrap();
         assert_eq!(back, b);
     }

@@ -56,18 +56,37 @@ pub fn coords_from_json(v: &serde_json::Value) -> Result<Vec<(String, Value)>, S
 /// The description of one input stage instance; its tables travel as Arrow arrays.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InputDesc {
+    /// The upstream stage's name.
     pub stage: String,
+    /// Its sweep coordinates: `[[axis, value], ..]` in axis order.
     pub coords: serde_json::Value,
+    /// The names of its tables, in the order their arrays follow.
     pub tables: Vec<String>,
 }
 
 /// An [`EngineError`] in JSON form.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum WireError {
-    Param { name: String, message: String },
-    Input { message: String },
-    Failed { message: String },
+    /// [`EngineError::Param`].
+    Param {
+        /// The param's name.
+        name: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// [`EngineError::Input`].
+    Input {
+        /// What is wrong with the inputs.
+        message: String,
+    },
+    /// [`EngineError::Failed`].
+    Failed {
+        /// Why the stage failed.
+        message: String,
+    },
+    /// [`EngineError::Cancelled`].
     Cancelled,
 }
 
@@ -81,6 +100,10 @@ pub fn error_to_json(e: &EngineError) -> String {
         EngineError::Input(m) => WireError::Input { message: m.clone() },
         EngineError::Failed(m) => WireError::Failed { message: m.clone() },
         EngineError::Cancelled => WireError::Cancelled,
+        // A variant added later crosses as its message, which every host understands.
+        other => WireError::Failed {
+            message: other.to_string(),
+        },
     };
     serde_json::to_string(&w).unwrap_or_else(|_| e.to_string())
 }

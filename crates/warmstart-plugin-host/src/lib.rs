@@ -39,6 +39,7 @@ pub const KEY_DIGEST: &str = "plugin_blake3";
 
 /// Why a plugin could not be loaded.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PluginError {
     #[error(
         "plugin {path}: file not found. Build the plugin (`cargo build --release -p <plugin crate>`) \
@@ -404,6 +405,8 @@ impl Engine for PluginEngine {
                     EngineError::Input(format!("{m} (reported by plugin {})", self.path.display()))
                 }
                 EngineError::Cancelled => EngineError::Cancelled,
+                // A kind of error added later: say which plugin reported it.
+                other => self.fail(req, other.to_string()),
             }),
             status::PANIC => Err(self.fail(
                 req,

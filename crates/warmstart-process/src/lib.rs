@@ -46,6 +46,7 @@ pub const STDERR_TAIL: usize = 20;
 
 /// Errors of file handling inside the engine (turned into [`EngineError`]s for the stage).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProcessError {
     #[error("{path}: {source}")]
     Io {
@@ -206,13 +207,6 @@ fn strings(params: &Params, name: &str) -> Result<Vec<String>, EngineError> {
     }
 }
 
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-}
-
 impl Setup {
     fn new(params: &Params) -> Result<Setup, EngineError> {
         let shell = params
@@ -260,7 +254,7 @@ impl Setup {
                 };
                 let (stem, _) = f.rsplit_once('.').ok_or_else(bad)?;
                 let fmt = Format::from_file_name(&f).ok_or_else(bad)?;
-                if !valid_name(stem) || stem == LOG_TABLE {
+                if !warmstart_engine::is_table_name(stem) || stem == LOG_TABLE {
                     return Err(if stem == LOG_TABLE {
                         EngineError::param("outputs", "`log` is reserved for the command's output")
                     } else {

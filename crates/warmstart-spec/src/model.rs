@@ -165,15 +165,29 @@ pub struct Instance {
     pub input_stage: Vec<usize>,
 }
 
-/// Whether two values are the same axis value (ints and floats compare numerically).
+/// Whether the value `b`, as written in the experiment file (a `pick`, or a second entry
+/// of an axis list), selects the axis value `a`: `b` is read as `a`'s numeric type when that
+/// is exact, then compared by the one value identity (the cache key's). So `pick = { alpha
+/// = 1 }` selects `1.0` of a `linspace` axis, and `[1, 1.0]` is a duplicate; see
+/// [`warmstart_engine::identity`].
 pub fn same_value(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
-            if let (Value::Int(x), Value::Int(y)) = (a, b) {
-                return x == y;
-            }
-            a.as_f64() == b.as_f64()
-        }
-        _ => a == b,
+    warmstart_engine::identity::written_matches(a, b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_numbers_select_axis_values_exactly() {
+        assert!(same_value(&Value::Float(1.0), &Value::Int(1)));
+        assert!(same_value(&Value::Int(1), &Value::Float(1.0)));
+        assert!(!same_value(&Value::Int(1), &Value::Float(1.5)));
+        // Identity on floats is the key's: NaN is NaN, -0.0 is 0.0.
+        assert!(same_value(&Value::Float(f64::NAN), &Value::Float(f64::NAN)));
+        assert!(same_value(&Value::Float(-0.0), &Value::Float(0.0)));
+        // Only exact conversions: 2^53 + 1 is not the float 2^53.
+        let big = (1i64 << 53) + 1;
+        assert!(!same_value(&Value::Float(big as f64), &Value::Int(big)));
     }
 }

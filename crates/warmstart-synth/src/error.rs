@@ -2,6 +2,7 @@
 
 /// Why a computation could not be done.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SynthError {
     /// A parameter is out of its valid range (name, message).
     #[error("param `{0}`: {1}")]

@@ -104,6 +104,9 @@ fn corrupt(
         "not-struct" => Int64Array::from(vec![1, 2, 3]).to_data(),
         "bad-arrow" => {
             // A Utf8 column whose one value is not UTF-8 (offsets in bounds).
+            // SAFETY: the offsets are in bounds of the values buffer, so building the array is
+            // memory-safe; only the UTF-8 invariant is broken, on purpose: the host's full
+            // validation must catch it.
             let child = unsafe {
                 ArrayData::new_unchecked(
                     DataType::Utf8,
@@ -159,6 +162,8 @@ unsafe extern "C" fn run_with_faults(req: *const RunRequest, out: *mut RunOutput
         // SAFETY: the SDK filled `out` with at least one table.
         let out = unsafe { &mut *out };
         if out.n_tables > 0 {
+            // SAFETY: `n_tables > 0`, so `tables` points to at least one `TableOut` the SDK
+            // allocated, and nothing else references it during this call.
             let t = unsafe { &mut *out.tables };
             t.array = array; // the old ones are dropped (released) here
             t.schema = schema;

@@ -3,9 +3,7 @@
 
 use std::sync::Arc;
 
-use arrow_array::{
-    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
-};
+use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use warmstart_engine::{EngineError, NamedTable, StageRequest, Value};
 use warmstart_synth::SynthError;
@@ -19,6 +17,8 @@ pub fn se(e: SynthError) -> EngineError {
     match e {
         SynthError::Param(name, msg) => EngineError::param(name, msg),
         SynthError::Numerical(msg) => EngineError::failed(msg),
+        // A kind of error added later is still a stage failure with its message.
+        other => EngineError::failed(other.to_string()),
     }
 }
 
@@ -87,44 +87,9 @@ pub fn need_table<'a>(req: &'a StageRequest, name: &str) -> Result<&'a RecordBat
     })
 }
 
-/// A numeric column as f64 (Float64 or Int64; nulls become NaN).
-pub fn col_f64(b: &RecordBatch, name: &str) -> Result<Vec<f64>, EngineError> {
-    let c = b
-        .column_by_name(name)
-        .ok_or_else(|| EngineError::Input(format!("missing column `{name}` in {}", b.schema())))?;
-    if let Some(a) = c.as_any().downcast_ref::<Float64Array>() {
-        return Ok((0..a.len())
-            .map(|i| if a.is_valid(i) { a.value(i) } else { f64::NAN })
-            .collect());
-    }
-    if let Some(a) = c.as_any().downcast_ref::<Int64Array>() {
-        return Ok((0..a.len())
-            .map(|i| {
-                if a.is_valid(i) {
-                    a.value(i) as f64
-                } else {
-                    f64::NAN
-                }
-            })
-            .collect());
-    }
-    Err(EngineError::Input(format!(
-        "column `{name}` is {}, expected a number",
-        c.data_type()
-    )))
-}
-
-/// A Utf8 column.
-pub fn col_str(b: &RecordBatch, name: &str) -> Result<Vec<String>, EngineError> {
-    let c = b
-        .column_by_name(name)
-        .ok_or_else(|| EngineError::Input(format!("missing column `{name}` in {}", b.schema())))?;
-    let a = c
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .ok_or_else(|| EngineError::Input(format!("column `{name}` is not Utf8")))?;
-    Ok((0..a.len()).map(|i| a.value(i).to_string()).collect())
-}
+/// The shared column readers (one set of accepted types for every engine): numbers from
+/// Float64/Float32/Int64/Int32 with nulls as NaN, strings from Utf8/LargeUtf8/Utf8View.
+pub use warmstart_engine::{f64_column as col_f64, string_column as col_str};
 
 /// The first value of a numeric column of a one-row table.
 pub fn scalar(b: &RecordBatch, name: &str) -> Result<f64, EngineError> {
