@@ -24,7 +24,7 @@
 //!   (`flock`-style, released by the OS if the process dies), so concurrent runs compute
 //!   each key once.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -40,6 +40,7 @@ use serde::{Deserialize, Serialize};
 use warmstart_engine::{NamedTable, Value};
 
 use crate::key::{CacheKey, Digest, KeyInputs};
+use crate::nofollow;
 
 /// The layout version this build reads and writes.
 pub const LAYOUT: u32 = 1;
@@ -53,9 +54,7 @@ pub enum CacheError {
         #[source]
         source: std::io::Error,
     },
-    #[error(
-        "cache entry {key} is corrupt: {reason} (it will be recomputed; `warmstart gc --apply` deletes unreachable entries)"
-    )]
+    #[error("cache entry {key} is corrupt: {reason}")]
     Corrupt { key: CacheKey, reason: String },
     #[error(
         "{path}: cache layout `{found}` is not one this version of warmstart understands (expected `{LAYOUT}`); use another --cache directory or upgrade warmstart"
@@ -71,6 +70,17 @@ pub enum CacheError {
     DuplicateTable(String),
     #[error("invalid ref id `{0}`: use lowercase letters, digits, `_` and `-`")]
     RefId(String),
+    #[error(
+        "{path} {what}: warmstart never follows symbolic links inside its cache (it deletes files there); move it away, or use another --cache directory"
+    )]
+    Unsafe { path: PathBuf, what: String },
+}
+
+fn unsafe_path(path: &Path) -> impl FnOnce(String) -> CacheError + '_ {
+    move |what| CacheError::Unsafe {
+        path: path.to_path_buf(),
+        what,
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CacheError + '_ {
@@ -113,6 +123,7 @@ pub struct Manifest {
     pub output_digest: Digest,
     pub experiment: String,
     pub stage: String,
+    #[serde(with = "crate::value_json::pairs")]
     pub coords: Vec<(String, Value)>,
     pub engine_id: String,
     pub engine_version: String,
@@ -140,25 +151,30 @@ pub struct KeyLock {
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
-    base: PathBuf,
+    pub(crate) base: PathBuf,
     counter: Arc<AtomicU64>,
 }
+
+/// The directories under `ROOT/v1` that the store creates and checks.
+const INTERNAL_DIRS: [&str; 5] = ["entries", "refs", "locks", "tmp", "quarantine"];
 
 impl Store {
     /// Open (creating if needed) a cache rooted at `root`.
     pub fn open(root: &Path) -> Result<Store, CacheError> {
         let base = root.join(LAYOUT_DIR);
-        for d in ["entries", "refs", "locks", "tmp"] {
+        fs::create_dir_all(root).map_err(io(root))?;
+        nofollow::ensure_dir(&base).map_err(unsafe_path(&base))?;
+        for d in INTERNAL_DIRS {
             let p = base.join(d);
-            fs::create_dir_all(&p).map_err(io(&p))?;
+            nofollow::ensure_dir(&p).map_err(unsafe_path(&p))?;
         }
         let layout = base.join("LAYOUT");
-        match fs::read_to_string(&layout) {
-            Ok(s) if s.trim() == LAYOUT.to_string() => {}
+        match nofollow::read(&layout) {
+            Ok(s) if String::from_utf8_lossy(&s).trim() == LAYOUT.to_string() => {}
             Ok(s) => {
                 return Err(CacheError::Layout {
                     path: layout,
-                    found: s.trim().to_string(),
+                    found: String::from_utf8_lossy(&s).trim().to_string(),
                 });
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -177,12 +193,33 @@ impl Store {
         &self.root
     }
 
-    fn entry_dir(&self, key: &CacheKey) -> PathBuf {
+    /// Refuse to use an internal directory that is (now) a symlink or not a directory.
+    pub(crate) fn internal_dir(&self, name: &str) -> Result<PathBuf, CacheError> {
+        let p = self.base.join(name);
+        match nofollow::check_dir(&p) {
+            Ok(true) => Ok(p),
+            Ok(false) => Err(unsafe_path(&p)("is missing".into())),
+            Err(what) => Err(unsafe_path(&p)(what)),
+        }
+    }
+
+    /// Why an entry's directory (or its shard) cannot be trusted, if it cannot.
+    fn entry_dir_problem(&self, key: &CacheKey) -> Option<String> {
+        let dir = self.entry_dir(key);
+        for p in [dir.parent().unwrap_or(&dir), &dir] {
+            if let Err(what) = nofollow::check_dir(p) {
+                return Some(format!("{} {what}", p.display()));
+            }
+        }
+        None
+    }
+
+    pub(crate) fn entry_dir(&self, key: &CacheKey) -> PathBuf {
         let hex = key.to_string();
         self.base.join("entries").join(&hex[..2]).join(hex)
     }
 
-    fn tmp_dir(&self) -> PathBuf {
+    pub(crate) fn tmp_dir(&self) -> PathBuf {
         let n = self.counter.fetch_add(1, Ordering::SeqCst);
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -194,7 +231,13 @@ impl Store {
 
     fn read_manifest(&self, key: &CacheKey) -> Result<Option<Manifest>, CacheError> {
         let path = self.entry_dir(key).join("manifest.json");
-        let text = match fs::read(&path) {
+        if let Some(problem) = self.entry_dir_problem(key) {
+            return Err(CacheError::Json {
+                path,
+                message: problem,
+            });
+        }
+        let text = match nofollow::read(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io(&path)(e)),
@@ -219,7 +262,10 @@ impl Store {
         let dir = self.entry_dir(key);
         for o in &m.outputs {
             let p = dir.join(&o.file);
-            match fs::metadata(&p) {
+            match fs::symlink_metadata(&p) {
+                Ok(md) if !md.is_file() => {
+                    return Lookup::Corrupt(format!("{} is not a regular file", o.file));
+                }
                 Ok(md) if md.len() == o.bytes => {}
                 Ok(md) => {
                     return Lookup::Corrupt(format!(
@@ -279,7 +325,7 @@ impl Store {
         let mut files = Vec::with_capacity(m.outputs.len());
         for o in &m.outputs {
             let p = dir.join(&o.file);
-            let bytes = fs::read(&p).map_err(|e| CacheError::Corrupt {
+            let bytes = nofollow::read(&p).map_err(|e| CacheError::Corrupt {
                 key: *key,
                 reason: format!("{}: {e}", p.display()),
             })?;
@@ -365,15 +411,19 @@ impl Store {
     pub fn commit(&self, prepared: PreparedEntry) -> Result<Manifest, CacheError> {
         let PreparedEntry { manifest, files } = prepared;
         let key = manifest.key;
+        self.internal_dir("tmp")?;
         let tmp = self.tmp_dir();
-        fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+        fs::create_dir(&tmp).map_err(io(&tmp))?;
         if let Err(e) = write_entry_files(&tmp, &manifest, &files) {
             let _ = fs::remove_dir_all(&tmp);
             return Err(e);
         }
         let dest = self.entry_dir(&key);
-        if let Some(parent) = dest.parent() {
-            fs::create_dir_all(parent).map_err(io(parent))?;
+        if let Some(parent) = dest.parent()
+            && let Err(what) = nofollow::ensure_dir(parent)
+        {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(unsafe_path(parent)(what));
         }
         // Two attempts: the second after moving a corrupt existing entry out of the way.
         for attempt in 0..2 {
@@ -416,24 +466,60 @@ impl Store {
 
     /// Take the exclusive lock of a key (blocking).
     pub fn lock(&self, key: &CacheKey) -> Result<KeyLock, CacheError> {
-        let p = self.base.join("locks").join(format!("{key}.lock"));
-        let f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&p)
-            .map_err(io(&p))?;
-        f.lock().map_err(io(&p))?;
-        Ok(KeyLock { _file: f })
+        // A blocking `take` never reports "held by another", so `None` cannot happen.
+        self.lock_with(key, |f| f.lock().map(|()| true))?
+            .ok_or_else(|| CacheError::Io {
+                path: self.base.join("locks"),
+                source: std::io::Error::other("lock not taken"),
+            })
+    }
+
+    /// Take the lock of a key if no one holds it; `None` if someone does.
+    pub fn try_lock(&self, key: &CacheKey) -> Result<Option<KeyLock>, CacheError> {
+        self.lock_with(key, |f| match f.try_lock() {
+            Ok(()) => Ok(true),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        })
+    }
+
+    /// Open the key's lock file and lock it with `take` (`Ok(false)`: held by another).
+    /// After locking, the path must still name the file locked: `gc` unlinks idle lock
+    /// files (holding their lock), and a process that opened the file just before that
+    /// would otherwise hold a lock on a nameless file while others lock the new one.
+    fn lock_with(
+        &self,
+        key: &CacheKey,
+        take: impl Fn(&File) -> std::io::Result<bool>,
+    ) -> Result<Option<KeyLock>, CacheError> {
+        let p = self.internal_dir("locks")?.join(format!("{key}.lock"));
+        // Each retry means gc removed the file in between: a handful at most.
+        for _ in 0..100 {
+            let f = nofollow::open_lock(&p).map_err(io(&p))?;
+            if !take(&f).map_err(io(&p))? {
+                return Ok(None);
+            }
+            if same_file(&p, &f) {
+                return Ok(Some(KeyLock { _file: f }));
+            }
+        }
+        Err(io(&p)(std::io::Error::other(
+            "the lock file keeps being replaced while locking it",
+        )))
     }
 
     /// Remove an entry: renamed into `tmp/` first, so it disappears atomically. Removing a
     /// missing entry is not an error.
     pub fn remove(&self, key: &CacheKey) -> Result<(), CacheError> {
         let dir = self.entry_dir(key);
-        if !dir.exists() {
+        if let Some(shard) = dir.parent() {
+            // Renaming through a symlinked shard would move files from outside the cache.
+            nofollow::check_dir(shard).map_err(unsafe_path(shard))?;
+        }
+        if fs::symlink_metadata(&dir).is_err() {
             return Ok(());
         }
+        self.internal_dir("tmp")?;
         let tmp = self.tmp_dir();
         fs::rename(&dir, &tmp).map_err(io(&dir))?;
         fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
@@ -445,10 +531,16 @@ impl Store {
     /// Every entry with its manifest (or why it cannot be read).
     #[allow(clippy::type_complexity)]
     pub fn entries(&self) -> Result<Vec<(CacheKey, Result<Manifest, CacheError>)>, CacheError> {
-        let root = self.base.join("entries");
+        let root = self.internal_dir("entries")?;
         let mut out = Vec::new();
         for shard in fs::read_dir(&root).map_err(io(&root))? {
             let shard = shard.map_err(io(&root))?.path();
+            match nofollow::check_dir(&shard) {
+                Ok(_) => {}
+                // Stray files are not entries; a symlinked shard must not be walked.
+                Err(what) if what.contains("not a directory") => continue,
+                Err(what) => return Err(unsafe_path(&shard)(what)),
+            }
             let Ok(items) = fs::read_dir(&shard) else {
                 continue;
             };
@@ -480,11 +572,11 @@ impl Store {
         if !valid_table_name(ref_id) {
             return Err(CacheError::RefId(ref_id.to_string()));
         }
-        let p = self.base.join("refs").join(ref_id);
-        if fs::read_to_string(&p).is_ok_and(|s| s.trim() == key.to_string()) {
+        let p = self.internal_dir("refs")?.join(ref_id);
+        if nofollow::read(&p).is_ok_and(|s| String::from_utf8_lossy(&s).trim() == key.to_string()) {
             return Ok(());
         }
-        write_atomic(&self.base.join("tmp"), &p, key.to_string().as_bytes())
+        write_atomic(&self.internal_dir("tmp")?, &p, key.to_string().as_bytes())
     }
 
     /// The key last remembered for a stage instance (`None` if none, or unreadable).
@@ -492,9 +584,8 @@ impl Store {
         if !valid_table_name(ref_id) {
             return None;
         }
-        fs::read_to_string(self.base.join("refs").join(ref_id))
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
+        let bytes = nofollow::read(&self.internal_dir("refs").ok()?.join(ref_id)).ok()?;
+        String::from_utf8_lossy(&bytes).trim().parse().ok()
     }
 
     /// Remove temp dirs and files left by killed runs. Returns how many.
@@ -503,7 +594,7 @@ impl Store {
     /// process no longer exists (checked through `/proc/<pid>`; where there is no `/proc`,
     /// or the name carries no pid, when it is older than an hour).
     pub fn clean_tmp(&self) -> Result<usize, CacheError> {
-        let tmp = self.base.join("tmp");
+        let tmp = self.internal_dir("tmp")?;
         let have_proc = Path::new("/proc/self").exists();
         let mut n = 0;
         for e in fs::read_dir(&tmp).map_err(io(&tmp))?.flatten() {
@@ -522,7 +613,9 @@ impl Store {
             };
             if stale {
                 let p = e.path();
-                let r = if p.is_dir() {
+                // `file_type` does not follow symlinks, and `remove_dir_all` removes a
+                // symlink itself, never what it points to.
+                let r = if e.file_type().is_ok_and(|t| t.is_dir()) {
                     fs::remove_dir_all(&p)
                 } else {
                     fs::remove_file(&p)
@@ -533,6 +626,15 @@ impl Store {
             }
         }
         Ok(n)
+    }
+}
+
+/// Whether `path` (not followed) is the file `f` has open.
+fn same_file(path: &Path, f: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::symlink_metadata(path), f.metadata()) {
+        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+        _ => false,
     }
 }
 
@@ -698,6 +800,7 @@ mod tests {
     use super::*;
     use arrow_array::{Float64Array, Int64Array, StringArray};
     use arrow_schema::{DataType, Field, Schema};
+    use std::fs::OpenOptions;
 
     fn batch(n: i64) -> RecordBatch {
         let schema = Arc::new(Schema::new(vec![
@@ -1004,6 +1107,31 @@ mod tests {
         let listed = store.entries().unwrap();
         assert_eq!(listed.len(), 2);
         assert!(listed.iter().all(|(_, m)| m.is_err()));
+    }
+
+    #[test]
+    fn non_finite_params_and_coords_are_cached() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(d.path()).unwrap();
+        let mut ki = inputs();
+        ki.params.insert("nan".into(), Value::Float(f64::NAN));
+        ki.params.insert("inf".into(), Value::Float(f64::INFINITY));
+        ki.params.insert(
+            "l".into(),
+            Value::List(vec![Value::Float(f64::NEG_INFINITY)]),
+        );
+        let key = ki.key();
+        let mut m = meta();
+        m.coords = vec![("x".into(), Value::Float(f64::NAN))];
+        store
+            .write(&key, &ki, &[NamedTable::new("out", batch(3))], m)
+            .unwrap();
+        let Lookup::Hit(back) = store.lookup(&key) else {
+            panic!("expected a hit, got {:?}", store.lookup(&key))
+        };
+        assert_eq!(back.inputs.key(), key);
+        assert_eq!(back.inputs.params["inf"], Value::Float(f64::INFINITY));
+        assert!(matches!(back.coords[0].1, Value::Float(f) if f.is_nan()));
     }
 
     #[test]
