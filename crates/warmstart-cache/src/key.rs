@@ -129,6 +129,7 @@ fn parse_hex32(s: &str) -> Result<[u8; 32], String> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputDigest {
     pub stage: String,
+    #[serde(with = "crate::value_json::pairs")]
     pub coords: Vec<(String, Value)>,
     pub digest: Digest,
 }
@@ -141,6 +142,7 @@ pub struct KeyInputs {
     pub engine_id: String,
     pub engine_version: String,
     pub engine_extra: Vec<(String, String)>,
+    #[serde(with = "crate::value_json::map")]
     pub params: BTreeMap<String, Value>,
     pub seed: Option<u64>,
     pub inputs: Vec<InputDigest>,

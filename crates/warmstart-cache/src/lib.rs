@@ -9,7 +9,11 @@
 //! experiment files, engines or scheduling.
 
 pub mod key;
+pub mod maintenance;
+mod nofollow;
 pub mod store;
+pub mod value_json;
 
 pub use key::{CacheKey, Change, Digest, InputDigest, KeyInputs};
+pub use maintenance::{CorruptEntry, StaleFiles, VerifyReport};
 pub use store::{CacheError, EntryMeta, KeyLock, Lookup, Manifest, OutputFile, Store};

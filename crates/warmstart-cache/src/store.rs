@@ -24,7 +24,7 @@
 //!   (`flock`-style, released by the OS if the process dies), so concurrent runs compute
 //!   each key once.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -40,6 +40,7 @@ use serde::{Deserialize, Serialize};
 use warmstart_engine::{NamedTable, Value};
 
 use crate::key::{CacheKey, Digest, KeyInputs};
+use crate::nofollow;
 
 /// The layout version this build reads and writes.
 pub const LAYOUT: u32 = 1;
@@ -54,9 +55,7 @@ pub enum CacheError {
         #[source]
         source: std::io::Error,
     },
-    #[error(
-        "cache entry {key} is corrupt: {reason} (it will be recomputed; `warmstart gc --apply` deletes unreachable entries)"
-    )]
+    #[error("cache entry {key} is corrupt: {reason}")]
     Corrupt { key: CacheKey, reason: String },
     #[error(
         "{path}: cache layout `{found}` is not one this version of warmstart understands (expected `{LAYOUT}`); use another --cache directory or upgrade warmstart"
@@ -72,6 +71,17 @@ pub enum CacheError {
     DuplicateTable(String),
     #[error("invalid ref id `{0}`: use lowercase letters, digits, `_` and `-`")]
     RefId(String),
+    #[error(
+        "{path} {what}: warmstart never follows symbolic links inside its cache (it deletes files there); move it away, or use another --cache directory"
+    )]
+    Unsafe { path: PathBuf, what: String },
+}
+
+fn unsafe_path(path: &Path) -> impl FnOnce(String) -> CacheError + '_ {
+    move |what| CacheError::Unsafe {
+        path: path.to_path_buf(),
+        what,
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CacheError + '_ {
@@ -114,6 +124,7 @@ pub struct Manifest {
     pub output_digest: Digest,
     pub experiment: String,
     pub stage: String,
+    #[serde(with = "crate::value_json::pairs")]
     pub coords: Vec<(String, Value)>,
     pub engine_id: String,
     pub engine_version: String,
@@ -141,25 +152,30 @@ pub struct KeyLock {
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
-    base: PathBuf,
+    pub(crate) base: PathBuf,
     counter: Arc<AtomicU64>,
 }
+
+/// The directories under `ROOT/v1` that the store creates and checks.
+const INTERNAL_DIRS: [&str; 5] = ["entries", "refs", "locks", "tmp", "quarantine"];
 
 impl Store {
     /// Open (creating if needed) a cache rooted at `root`.
     pub fn open(root: &Path) -> Result<Store, CacheError> {
         let base = root.join(LAYOUT_DIR);
-        for d in ["entries", "refs", "locks", "tmp"] {
+        fs::create_dir_all(root).map_err(io(root))?;
+        nofollow::ensure_dir(&base).map_err(unsafe_path(&base))?;
+        for d in INTERNAL_DIRS {
             let p = base.join(d);
-            fs::create_dir_all(&p).map_err(io(&p))?;
+            nofollow::ensure_dir(&p).map_err(unsafe_path(&p))?;
         }
         let layout = base.join("LAYOUT");
-        match fs::read_to_string(&layout) {
-            Ok(s) if s.trim() == LAYOUT.to_string() => {}
+        match nofollow::read(&layout) {
+            Ok(s) if String::from_utf8_lossy(&s).trim() == LAYOUT.to_string() => {}
             Ok(s) => {
                 return Err(CacheError::Layout {
                     path: layout,
-                    found: s.trim().to_string(),
+                    found: String::from_utf8_lossy(&s).trim().to_string(),
                 });
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -178,12 +194,33 @@ impl Store {
         &self.root
     }
 
-    fn entry_dir(&self, key: &CacheKey) -> PathBuf {
+    /// Refuse to use an internal directory that is (now) a symlink or not a directory.
+    pub(crate) fn internal_dir(&self, name: &str) -> Result<PathBuf, CacheError> {
+        let p = self.base.join(name);
+        match nofollow::check_dir(&p) {
+            Ok(true) => Ok(p),
+            Ok(false) => Err(unsafe_path(&p)("is missing".into())),
+            Err(what) => Err(unsafe_path(&p)(what)),
+        }
+    }
+
+    /// Why an entry's directory (or its shard) cannot be trusted, if it cannot.
+    fn entry_dir_problem(&self, key: &CacheKey) -> Option<String> {
+        let dir = self.entry_dir(key);
+        for p in [dir.parent().unwrap_or(&dir), &dir] {
+            if let Err(what) = nofollow::check_dir(p) {
+                return Some(format!("{} {what}", p.display()));
+            }
+        }
+        None
+    }
+
+    pub(crate) fn entry_dir(&self, key: &CacheKey) -> PathBuf {
         let hex = key.to_string();
         self.base.join("entries").join(&hex[..2]).join(hex)
     }
 
-    fn tmp_dir(&self) -> PathBuf {
+    pub(crate) fn tmp_dir(&self) -> PathBuf {
         let n = self.counter.fetch_add(1, Ordering::SeqCst);
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -195,7 +232,13 @@ impl Store {
 
     fn read_manifest(&self, key: &CacheKey) -> Result<Option<Manifest>, CacheError> {
         let path = self.entry_dir(key).join("manifest.json");
-        let text = match fs::read(&path) {
+        if let Some(problem) = self.entry_dir_problem(key) {
+            return Err(CacheError::Json {
+                path,
+                message: problem,
+            });
+        }
+        let text = match nofollow::read(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io(&path)(e)),
@@ -220,7 +263,10 @@ impl Store {
         let dir = self.entry_dir(key);
         for o in &m.outputs {
             let p = dir.join(&o.file);
-            match fs::metadata(&p) {
+            match fs::symlink_metadata(&p) {
+                Ok(md) if !md.is_file() => {
+                    return Lookup::Corrupt(format!("{} is not a regular file", o.file));
+                }
                 Ok(md) if md.len() == o.bytes => {}
                 Ok(md) => {
                     return Lookup::Corrupt(format!(
@@ -280,7 +326,7 @@ impl Store {
         let mut files = Vec::with_capacity(m.outputs.len());
         for o in &m.outputs {
             let p = dir.join(&o.file);
-            let bytes = fs::read(&p).map_err(|e| CacheError::Corrupt {
+            let bytes = nofollow::read(&p).map_err(|e| CacheError::Corrupt {
                 key: *key,
                 reason: format!("{}: {e}", p.display()),
             })?;
@@ -366,15 +412,19 @@ impl Store {
     pub fn commit(&self, prepared: PreparedEntry) -> Result<Manifest, CacheError> {
         let PreparedEntry { manifest, files } = prepared;
         let key = manifest.key;
+        self.internal_dir("tmp")?;
         let tmp = self.tmp_dir();
-        fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+        fs::create_dir(&tmp).map_err(io(&tmp))?;
         if let Err(e) = write_entry_files(&tmp, &manifest, &files) {
             let _ = fs::remove_dir_all(&tmp);
             return Err(e);
         }
         let dest = self.entry_dir(&key);
-        if let Some(parent) = dest.parent() {
-            fs::create_dir_all(parent).map_err(io(parent))?;
+        if let Some(parent) = dest.parent()
+            && let Err(what) = nofollow::ensure_dir(parent)
+        {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(unsafe_path(parent)(what));
         }
         // Two attempts: the second after moving a corrupt existing entry out of the way.
         for attempt in 0..2 {
@@ -417,24 +467,60 @@ impl Store {
 
     /// Take the exclusive lock of a key (blocking).
     pub fn lock(&self, key: &CacheKey) -> Result<KeyLock, CacheError> {
-        let p = self.base.join("locks").join(format!("{key}.lock"));
-        let f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&p)
-            .map_err(io(&p))?;
-        f.lock().map_err(io(&p))?;
-        Ok(KeyLock { _file: f })
+        // A blocking `take` never reports "held by another", so `None` cannot happen.
+        self.lock_with(key, |f| f.lock().map(|()| true))?
+            .ok_or_else(|| CacheError::Io {
+                path: self.base.join("locks"),
+                source: std::io::Error::other("lock not taken"),
+            })
+    }
+
+    /// Take the lock of a key if no one holds it; `None` if someone does.
+    pub fn try_lock(&self, key: &CacheKey) -> Result<Option<KeyLock>, CacheError> {
+        self.lock_with(key, |f| match f.try_lock() {
+            Ok(()) => Ok(true),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        })
+    }
+
+    /// Open the key's lock file and lock it with `take` (`Ok(false)`: held by another).
+    /// After locking, the path must still name the file locked: `gc` unlinks idle lock
+    /// files (holding their lock), and a process that opened the file just before that
+    /// would otherwise hold a lock on a nameless file while others lock the new one.
+    fn lock_with(
+        &self,
+        key: &CacheKey,
+        take: impl Fn(&File) -> std::io::Result<bool>,
+    ) -> Result<Option<KeyLock>, CacheError> {
+        let p = self.internal_dir("locks")?.join(format!("{key}.lock"));
+        // Each retry means gc removed the file in between: a handful at most.
+        for _ in 0..100 {
+            let f = nofollow::open_lock(&p).map_err(io(&p))?;
+            if !take(&f).map_err(io(&p))? {
+                return Ok(None);
+            }
+            if same_file(&p, &f) {
+                return Ok(Some(KeyLock { _file: f }));
+            }
+        }
+        Err(io(&p)(std::io::Error::other(
+            "the lock file keeps being replaced while locking it",
+        )))
     }
 
     /// Remove an entry: renamed into `tmp/` first, so it disappears atomically. Removing a
     /// missing entry is not an error.
     pub fn remove(&self, key: &CacheKey) -> Result<(), CacheError> {
         let dir = self.entry_dir(key);
-        if !dir.exists() {
+        if let Some(shard) = dir.parent() {
+            // Renaming through a symlinked shard would move files from outside the cache.
+            nofollow::check_dir(shard).map_err(unsafe_path(shard))?;
+        }
+        if fs::symlink_metadata(&dir).is_err() {
             return Ok(());
         }
+        self.internal_dir("tmp")?;
         let tmp = self.tmp_dir();
         fs::rename(&dir, &tmp).map_err(io(&dir))?;
         fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
@@ -446,10 +532,16 @@ impl Store {
     /// Every entry with its manifest (or why it cannot be read).
     #[allow(clippy::type_complexity)]
     pub fn entries(&self) -> Result<Vec<(CacheKey, Result<Manifest, CacheError>)>, CacheError> {
-        let root = self.base.join("entries");
+        let root = self.internal_dir("entries")?;
         let mut out = Vec::new();
         for shard in fs::read_dir(&root).map_err(io(&root))? {
             let shard = shard.map_err(io(&root))?.path();
+            match nofollow::check_dir(&shard) {
+                Ok(_) => {}
+                // Stray files are not entries; a symlinked shard must not be walked.
+                Err(what) if what.contains("not a directory") => continue,
+                Err(what) => return Err(unsafe_path(&shard)(what)),
+            }
             let Ok(items) = fs::read_dir(&shard) else {
                 continue;
             };
@@ -481,11 +573,11 @@ impl Store {
         if !valid_table_name(ref_id) {
             return Err(CacheError::RefId(ref_id.to_string()));
         }
-        let p = self.base.join("refs").join(ref_id);
-        if fs::read_to_string(&p).is_ok_and(|s| s.trim() == key.to_string()) {
+        let p = self.internal_dir("refs")?.join(ref_id);
+        if nofollow::read(&p).is_ok_and(|s| String::from_utf8_lossy(&s).trim() == key.to_string()) {
             return Ok(());
         }
-        write_atomic(&self.base.join("tmp"), &p, key.to_string().as_bytes())
+        write_atomic(&self.internal_dir("tmp")?, &p, key.to_string().as_bytes())
     }
 
     /// The key last remembered for a stage instance (`None` if none, or unreadable).
@@ -493,9 +585,8 @@ impl Store {
         if !valid_table_name(ref_id) {
             return None;
         }
-        fs::read_to_string(self.base.join("refs").join(ref_id))
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
+        let bytes = nofollow::read(&self.internal_dir("refs").ok()?.join(ref_id)).ok()?;
+        String::from_utf8_lossy(&bytes).trim().parse().ok()
     }
 
     /// Remove temp dirs and files left by killed runs. Returns how many.
@@ -504,7 +595,7 @@ impl Store {
     /// process no longer exists (checked through `/proc/<pid>`; where there is no `/proc`,
     /// or the name carries no pid, when it is older than an hour).
     pub fn clean_tmp(&self) -> Result<usize, CacheError> {
-        let tmp = self.base.join("tmp");
+        let tmp = self.internal_dir("tmp")?;
         let have_proc = Path::new("/proc/self").exists();
         let mut n = 0;
         for e in fs::read_dir(&tmp).map_err(io(&tmp))?.flatten() {
@@ -523,7 +614,9 @@ impl Store {
             };
             if stale {
                 let p = e.path();
-                let r = if p.is_dir() {
+                // `file_type` does not follow symlinks, and `remove_dir_all` removes a
+                // symlink itself, never what it points to.
+                let r = if e.file_type().is_ok_and(|t| t.is_dir()) {
                     fs::remove_dir_all(&p)
                 } else {
                     fs::remove_file(&p)
@@ -534,6 +627,15 @@ impl Store {
             }
         }
         Ok(n)
+    }
+}
+
+/// Whether `path` (not followed) is the file `f` has open.
+fn same_file(path: &Path, f: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::symlink_metadata(path), f.metadata()) {
+        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+        _ => false,
     }
 }
 
@@ -695,464 +797,5 @@ pub fn read_parquet(path: &Path) -> Result<RecordBatch, CacheError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use arrow_array::{Float64Array, Int64Array, StringArray};
-    use arrow_schema::{DataType, Field, Schema};
-
-    fn batch(n: i64) -> RecordBatch {
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("i", DataType::Int64, false),
-            Field::new("x", DataType::Float64, true),
-            Field::new("s", DataType::Utf8, false),
-        ]));
-        RecordBatch::try_new(
-            schema,
-            vec![
-                Arc::new(Int64Array::from_iter_values(0..n)),
-                Arc::new(Float64Array::from_iter(
-                    (0..n).map(|i| (i % 3 != 0).then_some(i as f64 * 0.5)),
-                )),
-                Arc::new(StringArray::from_iter_values(
-                    (0..n).map(|i| format!("r{i}")),
-                )),
-            ],
-        )
-        .unwrap()
-    }
-
-    fn inputs() -> KeyInputs {
-        KeyInputs {
-            kind: "k".into(),
-            engine_id: "e".into(),
-            engine_version: "1".into(),
-            engine_extra: vec![],
-            params: Default::default(),
-            seed: Some(3),
-            inputs: vec![],
-        }
-    }
-
-    fn meta() -> EntryMeta {
-        EntryMeta {
-            experiment: "x".into(),
-            stage: "s".into(),
-            coords: vec![("a".into(), Value::Float(0.5))],
-            duration_ms: 1,
-        }
-    }
-
-    fn write_two(store: &Store) -> CacheKey {
-        let key = inputs().key();
-        let tables = vec![
-            NamedTable::new("out", batch(100)),
-            NamedTable::new("trace", batch(7)),
-        ];
-        store.write(&key, &inputs(), &tables, meta()).unwrap();
-        key
-    }
-
-    #[test]
-    fn roundtrip_with_several_tables() {
-        let d = tempfile::tempdir().unwrap();
-        let store = Store::open(d.path()).unwrap();
-        let key = write_two(&store);
-        let Lookup::Hit(m) = store.lookup(&key) else {
-            panic!("expected a hit")
-        };
-        assert_eq!(m.outputs.len(), 2);
-        let t = store.read(&key).unwrap();
-        assert_eq!(t[0].name, "out");
-        assert_eq!(t[0].batch, batch(100));
-        assert_eq!(t[1].batch, batch(7));
-        assert_eq!(store.entries().unwrap().len(), 1);
-    }
-
-    #[test]
-    fn encoding_is_deterministic() {
-        let p = Path::new("x");
-        assert_eq!(
-            parquet_bytes(&batch(50), p).unwrap(),
-            parquet_bytes(&batch(50), p).unwrap()
-        );
-        // Through files and through two separate stores, at different times.
-        let d = tempfile::tempdir().unwrap();
-        let (a, b) = (d.path().join("a.parquet"), d.path().join("b.parquet"));
-        write_parquet(&batch(50), &a).unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(5));
-        write_parquet(&batch(50), &b).unwrap();
-        assert_eq!(fs::read(&a).unwrap(), fs::read(&b).unwrap());
-        let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let k = inputs().key();
-        let t = [NamedTable::new("out", batch(50))];
-        let m1 = Store::open(d1.path())
-            .unwrap()
-            .write(&k, &inputs(), &t, meta());
-        let m2 = Store::open(d2.path())
-            .unwrap()
-            .write(&k, &inputs(), &t, meta());
-        assert_eq!(m1.unwrap().output_digest, m2.unwrap().output_digest);
-    }
-
-    #[test]
-    fn flipped_byte_is_corrupt_on_read_truncation_on_lookup() {
-        let d = tempfile::tempdir().unwrap();
-        let store = Store::open(d.path()).unwrap();
-        let key = write_two(&store);
-        let f = store.entry_dir(&key).join("out.parquet");
-        let mut bytes = fs::read(&f).unwrap();
-        let mid = bytes.len() / 2;
-        bytes[mid] ^= 0x55;
-        fs::write(&f, &bytes).unwrap();
-        assert!(
-            matches!(store.lookup(&key), Lookup::Hit(_)),
-            "sizes still match"
-        );
-        assert!(matches!(store.read(&key), Err(CacheError::Corrupt { .. })));
-        bytes.truncate(10);
-        fs::write(&f, &bytes).unwrap();
-        assert!(matches!(store.lookup(&key), Lookup::Corrupt(_)));
-        store.remove(&key).unwrap();
-        assert!(matches!(store.lookup(&key), Lookup::Missing));
-    }
-
-    #[test]
-    fn missing_manifest_is_missing_and_garbage_manifest_is_corrupt() {
-        let d = tempfile::tempdir().unwrap();
-        let store = Store::open(d.path()).unwrap();
-        let key = write_two(&store);
-        let m = store.entry_dir(&key).join("manifest.json");
-        fs::write(&m, b"{not json").unwrap();
-        assert!(matches!(store.lookup(&key), Lookup::Corrupt(_)));
-        fs::remove_file(&m).unwrap();
-        assert!(matches!(store.lookup(&key), Lookup::Missing));
-    }
-
-    #[test]
-    fn leftover_tmp_from_dead_process_is_cleaned() {
-        let d = tempfile::tempdir().unwrap();
-        let store = Store::open(d.path()).unwrap();
-        let dead = d.path().join("v1/tmp/4000000000-0-0");
-        fs::create_dir_all(&dead).unwrap();
-        fs::write(dead.join("out.parquet"), b"half").unwrap();
-        assert_eq!(store.clean_tmp().unwrap(), 1);
-        assert!(!dead.exists());
-    }
-
-    #[test]
-    fn unknown_layout_is_refused() {
-        let d = tempfile::tempdir().unwrap();
-        fs::create_dir_all(d.path().join("v1")).unwrap();
-        fs::write(d.path().join("v1/LAYOUT"), "7").unwrap();
-        let e = Store::open(d.path()).unwrap_err();
-        assert!(e.to_string().contains("not one this version"), "{e}");
-    }
-
-    #[test]
-    fn bad_table_name_is_refused() {
-        let d = tempfile::tempdir().unwrap();
-        let store = Store::open(d.path()).unwrap();
-        let key = inputs().key();
-        let r = store.write(
-            &key,
-            &inputs(),
-            &[NamedTable::new("../x", batch(1))],
-            meta(),
-        );
-        assert!(matches!(r, Err(CacheError::TableName(_))));
-        assert!(matches!(store.lookup(&key), Lookup::Missing));
-    }
-
-    #[test]
-    fn lock_is_exclusive_across_threads() {
-        let d = tempfile::tempdir().unwrap();
-        let store = Store::open(d.path()).unwrap();
-        let key = inputs().key();
-        let computed = Arc::new(AtomicU64::new(0));
-        std::thread::scope(|s| {
-            for _ in 0..4 {
-                let (store, computed) = (store.clone(), computed.clone());
-                s.spawn(move || {
-                    let _l = store.lock(&key).unwrap();
-                    if let Lookup::Missing = store.lookup(&key) {
-                        computed.fetch_add(1, Ordering::SeqCst);
-                        std::thread::sleep(std::time::Duration::from_millis(20));
-                        store
-                            .write(&key, &inputs(), &[NamedTable::new("out", batch(3))], meta())
-                            .unwrap();
-                    }
-                });
-            }
-        });
-        assert_eq!(computed.load(Ordering::SeqCst), 1);
-    }
-
-    #[test]
-    fn refs_roundtrip() {
-        let d = tempfile::tempdir().unwrap();
-        let store = Store::open(d.path()).unwrap();
-        let key = inputs().key();
-        assert_eq!(store.get_ref("abc"), None);
-        store.set_ref("abc", &key).unwrap();
-        assert_eq!(store.get_ref("abc"), Some(key));
-    }
-
-    #[test]
-    fn roundtrip_of_more_types_and_an_empty_table() {
-        use arrow_array::{BooleanArray, ListArray, types::Int32Type};
-        let d = tempfile::tempdir().unwrap();
-        let store = Store::open(d.path()).unwrap();
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("b", DataType::Boolean, true),
-            Field::new(
-                "l",
-                DataType::List(Arc::new(Field::new("item", DataType::Int32, true))),
-                true,
-            ),
-        ]));
-        let b = RecordBatch::try_new(
-            schema,
-            vec![
-                Arc::new(BooleanArray::from(vec![Some(true), None, Some(false)])),
-                Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>(vec![
-                    Some(vec![Some(1), None]),
-                    None,
-                    Some(vec![]),
-                ])),
-            ],
-        )
-        .unwrap();
-        let files =
-            warmstart_engine::files_table(&[("fig.svg".into(), b"<svg/>".to_vec())]).unwrap();
-        let tables = vec![
-            NamedTable::new("mixed", b.clone()),
-            NamedTable::new("files", files.clone()),
-            NamedTable::new("empty", batch(0)),
-        ];
-        let key = inputs().key();
-        let m = store.write(&key, &inputs(), &tables, meta()).unwrap();
-        assert_eq!(m.outputs[2].rows, 0);
-        let back = store.read(&key).unwrap();
-        let names: Vec<&str> = back.iter().map(|t| t.name.as_str()).collect();
-        assert_eq!(names, ["mixed", "files", "empty"]);
-        assert_eq!(back[0].batch, b);
-        assert_eq!(back[1].batch, files);
-        assert_eq!(back[2].batch, batch(0));
-    }
-
-    #[test]
-    fn many_row_groups_come_back_as_one_batch() {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("big.parquet");
-        let big = batch(200_000);
-        write_parquet(&big, &p).unwrap();
-        assert_eq!(read_parquet(&p).unwrap(), big);
-    }
-
-    #[test]
-    fn garbage_parquet_is_an_error_not_a_panic() {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("x.parquet");
-        for bytes in [
-            &b""[..],
-            b"PAR1",
-            b"PAR1\0\0\0\0PAR1",
-            b"hello world, not parquet",
-        ] {
-            fs::write(&p, bytes).unwrap();
-            assert!(matches!(read_parquet(&p), Err(CacheError::Parquet { .. })));
-        }
-        let e = read_parquet(&d.path().join("nope.parquet")).unwrap_err();
-        assert!(e.to_string().contains("nope.parquet"), "{e}");
-    }
-
-    #[test]
-    fn every_single_byte_flip_or_truncation_is_survived() {
-        let d = tempfile::tempdir().unwrap();
-        let good = parquet_bytes(&batch(20), Path::new("x")).unwrap();
-        let p = d.path().join("x.parquet");
-        for i in 0..good.len() {
-            let mut bytes = good.clone();
-            bytes[i] ^= 0xff;
-            fs::write(&p, &bytes).unwrap();
-            // An error or (if the flip hit padding or a value) a batch; never a panic.
-            let _ = read_parquet(&p);
-            fs::write(&p, &good[..i]).unwrap();
-            assert!(read_parquet(&p).is_err(), "truncated to {i} bytes");
-        }
-    }
-
-    #[test]
-    fn manifest_cannot_point_outside_its_entry() {
-        let d = tempfile::tempdir().unwrap();
-        let store = Store::open(d.path()).unwrap();
-        let key = write_two(&store);
-        let mpath = store.entry_dir(&key).join("manifest.json");
-        let text = fs::read_to_string(&mpath).unwrap();
-        let evil = text.replace("\"out.parquet\"", "\"../../../../LAYOUT\"");
-        assert_ne!(evil, text);
-        fs::write(&mpath, evil).unwrap();
-        assert!(matches!(store.lookup(&key), Lookup::Corrupt(_)));
-        assert!(matches!(store.read(&key), Err(CacheError::Corrupt { .. })));
-        // A manifest of another key is not a hit either.
-        let other = d.path().join("v1/entries/00");
-        fs::create_dir_all(&other).unwrap();
-        let fake = CacheKey([0; 32]);
-        let dir = other.join(fake.to_string());
-        fs::create_dir_all(&dir).unwrap();
-        fs::write(dir.join("manifest.json"), text).unwrap();
-        assert!(matches!(store.lookup(&fake), Lookup::Corrupt(_)));
-        let listed = store.entries().unwrap();
-        assert_eq!(listed.len(), 2);
-        assert!(listed.iter().all(|(_, m)| m.is_err()));
-    }
-
-    #[test]
-    fn duplicate_table_names_are_refused() {
-        let d = tempfile::tempdir().unwrap();
-        let store = Store::open(d.path()).unwrap();
-        let key = inputs().key();
-        let t = NamedTable::new("out", batch(1));
-        let r = store.write(&key, &inputs(), &[t.clone(), t], meta());
-        assert!(matches!(r, Err(CacheError::DuplicateTable(_))));
-        assert!(
-            fs::read_dir(d.path().join("v1/tmp"))
-                .unwrap()
-                .next()
-                .is_none()
-        );
-    }
-
-    #[test]
-    fn write_replaces_a_corrupt_entry_and_keeps_a_good_one() {
-        let d = tempfile::tempdir().unwrap();
-        let store = Store::open(d.path()).unwrap();
-        let key = write_two(&store);
-        let f = store.entry_dir(&key).join("out.parquet");
-        let mut bytes = fs::read(&f).unwrap();
-        bytes[4] ^= 1;
-        fs::write(&f, &bytes).unwrap();
-        assert!(store.verify(&key).is_err());
-        write_two(&store);
-        assert!(store.verify(&key).is_ok());
-        assert_eq!(store.read(&key).unwrap()[0].batch, batch(100));
-        // Writing again over a good entry keeps it.
-        let first = store.verify(&key).unwrap().created_unix_ms;
-        std::thread::sleep(std::time::Duration::from_millis(5));
-        let m = store
-            .write(
-                &key,
-                &inputs(),
-                &[NamedTable::new("out", batch(100))],
-                meta(),
-            )
-            .unwrap();
-        assert_eq!(m.created_unix_ms, first);
-        assert!(
-            fs::read_dir(d.path().join("v1/tmp"))
-                .unwrap()
-                .next()
-                .is_none()
-        );
-    }
-
-    #[test]
-    fn leftover_tmp_is_invisible_and_live_ones_are_kept() {
-        let d = tempfile::tempdir().unwrap();
-        let store = Store::open(d.path()).unwrap();
-        let key = inputs().key();
-        // A killed writer's half-built entry for this very key.
-        let dead = d.path().join("v1/tmp/4000000000-0-0");
-        fs::create_dir_all(&dead).unwrap();
-        fs::write(dead.join("out.parquet"), b"half").unwrap();
-        assert!(matches!(store.lookup(&key), Lookup::Missing));
-        assert!(store.entries().unwrap().is_empty());
-        // Ours (same pid) and a live process's (pid 1) are kept.
-        let mine = d.path().join(format!("v1/tmp/{}-9-9", std::process::id()));
-        fs::create_dir_all(&mine).unwrap();
-        let live = d.path().join("v1/tmp/1-0-0");
-        fs::create_dir_all(&live).unwrap();
-        // A name without a pid, just created: kept until it is an hour old.
-        let anon = d.path().join("v1/tmp/whatever");
-        fs::create_dir_all(&anon).unwrap();
-        assert_eq!(store.clean_tmp().unwrap(), 1);
-        assert!(!dead.exists() && mine.exists() && anon.exists());
-        assert_eq!(live.exists(), Path::new("/proc/1").exists());
-    }
-
-    #[test]
-    fn bad_ref_ids_are_refused() {
-        let d = tempfile::tempdir().unwrap();
-        let store = Store::open(d.path()).unwrap();
-        let key = inputs().key();
-        assert!(matches!(
-            store.set_ref("../escape", &key),
-            Err(CacheError::RefId(_))
-        ));
-        assert_eq!(store.get_ref("../LAYOUT"), None);
-        fs::write(d.path().join("v1/refs/junk"), "not a key").unwrap();
-        assert_eq!(store.get_ref("junk"), None);
-    }
-
-    #[test]
-    fn layout_file_is_written_and_reopening_works() {
-        let d = tempfile::tempdir().unwrap();
-        let key = write_two(&Store::open(d.path()).unwrap());
-        assert_eq!(
-            fs::read_to_string(d.path().join("v1/LAYOUT"))
-                .unwrap()
-                .trim(),
-            "1"
-        );
-        let again = Store::open(d.path()).unwrap();
-        assert!(matches!(again.lookup(&key), Lookup::Hit(_)));
-        assert_eq!(again.root(), d.path());
-    }
-
-    /// The child side of `lock_is_exclusive_across_processes`: does nothing unless the
-    /// parent test spawned this binary with the environment set.
-    #[test]
-    fn lock_child_process() {
-        let Ok(root) = std::env::var("WARMSTART_CACHE_LOCK_CHILD") else {
-            return;
-        };
-        let store = Store::open(Path::new(&root)).unwrap();
-        let key = inputs().key();
-        let _l = store.lock(&key).unwrap();
-        if let Lookup::Missing = store.lookup(&key) {
-            let mut log = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(Path::new(&root).join("computed"))
-                .unwrap();
-            writeln!(log, "{}", std::process::id()).unwrap();
-            std::thread::sleep(std::time::Duration::from_millis(300));
-            store
-                .write(&key, &inputs(), &[NamedTable::new("out", batch(3))], meta())
-                .unwrap();
-        }
-    }
-
-    #[test]
-    fn lock_is_exclusive_across_processes() {
-        let d = tempfile::tempdir().unwrap();
-        let exe = std::env::current_exe().unwrap();
-        let children: Vec<_> = (0..3)
-            .map(|_| {
-                std::process::Command::new(&exe)
-                    .args(["--exact", "store::tests::lock_child_process", "--quiet"])
-                    .env("WARMSTART_CACHE_LOCK_CHILD", d.path())
-                    .stdout(std::process::Stdio::null())
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
-        for mut c in children {
-            assert!(c.wait().unwrap().success());
-        }
-        let log = fs::read_to_string(d.path().join("computed")).unwrap();
-        assert_eq!(log.lines().count(), 1, "computed by: {log}");
-        let store = Store::open(d.path()).unwrap();
-        assert_eq!(store.read(&inputs().key()).unwrap()[0].batch, batch(3));
-    }
-}
+#[path = "store_tests.rs"]
+mod tests;

@@ -52,9 +52,16 @@ pub fn run(
     jobs: Option<usize>,
     fail_fast: bool,
     json_out: bool,
+    verify: bool,
 ) -> Result<(), Failure> {
     let plan = load_plan(file)?;
     let store = open_store(cache)?;
+    store
+        .clean_tmp()
+        .map_err(|e| Failure::Stage(format!("error: {e}")))?;
+    if verify {
+        crate::verify::before_run(&plan, &store)?;
+    }
     let mut opts = RunOptions {
         fail_fast,
         cancel: install_interrupt(),
@@ -300,7 +307,7 @@ pub fn show(
         };
         let tables = store
             .read(key)
-            .map_err(|e| Failure::Stage(format!("error: cannot read `{}`: {e}", node.label())))?;
+            .map_err(|e| crate::verify::read_failure(&store, key, &node.label(), e))?;
         let Some(t) = (match table {
             Some(name) => tables.iter().find(|t| t.name == name),
             None => tables.first(),
@@ -397,7 +404,7 @@ pub fn export(file: &Path, cache: &Path, out_dir: &Path) -> Result<(), Failure> 
         std::fs::create_dir_all(&dir).map_err(|e| io(e, &dir))?;
         let tables = store
             .read(key)
-            .map_err(|e| Failure::Stage(format!("error: cannot read `{}`: {e}", node.label())))?;
+            .map_err(|e| crate::verify::read_failure(&store, key, &node.label(), e))?;
         let mut files = Vec::new();
         for t in &tables {
             let p = dir.join(format!("{}.parquet", t.name));
@@ -486,10 +493,15 @@ pub fn gc(files: &[std::path::PathBuf], cache: &Path, apply: bool) -> Result<(),
     }
     let cleaned = store.clean_tmp().unwrap_or(0);
     if apply {
+        let stale = store
+            .remove_stale_files()
+            .map_err(|e| Failure::Stage(format!("error: {e}")))?;
         let _ = writeln!(
             out,
-            "removed {n} unreachable entr{} ({cleaned} stale temp dirs)",
-            if n == 1 { "y" } else { "ies" }
+            "removed {n} unreachable entr{} ({cleaned} stale temp dirs, {} idle lock files, {} dangling refs)",
+            if n == 1 { "y" } else { "ies" },
+            stale.locks,
+            stale.refs
         );
     } else {
         let _ = writeln!(

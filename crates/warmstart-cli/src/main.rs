@@ -17,6 +17,7 @@ mod dag;
 mod exit;
 mod progress;
 mod render;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +51,10 @@ enum Command {
         /// One JSON object per stage event, then a summary object.
         #[arg(long)]
         json: bool,
+        /// First check the digests of every cache entry the run uses (not just sizes);
+        /// corrupt ones are quarantined and recomputed.
+        #[arg(long)]
+        verify: bool,
     },
     /// Show every stage instance, fresh or stale, and why.
     Plan {
@@ -102,6 +107,14 @@ enum Command {
         #[arg(long)]
         instances: bool,
     },
+    /// Check every file digest of the cache's entries (or those the given experiments
+    /// use); exit 1 if any is corrupt. --repair quarantines them so the next run
+    /// recomputes them.
+    Verify {
+        files: Vec<PathBuf>,
+        #[arg(long)]
+        repair: bool,
+    },
     /// Print the JSON Schema of experiment files (for taplo / Even Better TOML).
     Schema {
         /// The schema of the project file, warmstart.toml, instead.
@@ -150,7 +163,8 @@ fn main() -> ExitCode {
             jobs,
             fail_fast,
             json,
-        } => commands::run(&file, &cache, jobs, fail_fast, json),
+            verify,
+        } => commands::run(&file, &cache, jobs, fail_fast, json, verify),
         Command::Plan { file, json } => commands::plan(&file, &cache, json),
         Command::Why { file, stage, at } => commands::why(&file, &cache, &stage, &at),
         Command::Show {
@@ -168,6 +182,7 @@ fn main() -> ExitCode {
             format,
             instances,
         } => dag::dag(&file, format, instances),
+        Command::Verify { files, repair } => verify::verify(&files, &cache, repair),
         Command::Schema { project } => commands::schema(project),
         Command::Plugins(PluginsCommand::List { file }) => commands::plugins_list(file.as_deref()),
         Command::Plugins(PluginsCommand::Check { path }) => commands::plugins_check(&path),
