@@ -21,8 +21,8 @@
 //!   entry is written; one that cannot be is reported again, as `failed` (its users stand:
 //!   they ran on correct outputs). An entry exists only if the stage succeeded.
 //!
-//! A cached input whose files turn out corrupt when read is removed (a warning event says
-//! so) and recomputed before its users run again. A failed node marks everything
+//! A cached input whose files turn out corrupt when read is quarantined (a warning event
+//! says so) and recomputed before its users run again. A failed node marks everything
 //! downstream `skipped`; independent branches go on unless `fail_fast`. Cancellation
 //! (Ctrl-C) stops dispatching; running stages finish and are recorded; nothing is ever
 //! half-written.
@@ -239,9 +239,11 @@ pub fn drive(
                 reason,
             }) => {
                 if let Some(key) = sched.on_input_corrupt(node, input, &reason) {
-                    // Removed (not repaired in place): the next lookup misses, so the
-                    // input is recomputed, under its lock, like any missing entry.
-                    let _ = store.remove(&key);
+                    // Moved to quarantine (kept for a post-mortem, never repaired in
+                    // place): the next lookup misses, so the input is recomputed, under
+                    // its lock, like any missing entry. If another process holds the lock
+                    // it is replacing the entry already, and the lookup will find that.
+                    let _ = store.quarantine(&key);
                 }
             }
         }

@@ -295,7 +295,7 @@ impl<O: Clone> Scheduler<O> {
     }
 
     /// Running node `i` found its cached input `j` corrupt (or gone). Returns the key of
-    /// the entry the caller must remove, when `j` is to be recomputed; `i` runs again once
+    /// the entry the caller must take out of the cache (quarantine), when `j` is to be recomputed; `i` runs again once
     /// `j` is done. After [`MAX_INVALIDATIONS`] of one input, `i` fails instead.
     pub fn on_input_corrupt(&mut self, i: usize, j: usize, reason: &str) -> Option<CacheKey> {
         self.release_resources(i);
@@ -318,7 +318,7 @@ impl<O: Clone> Scheduler<O> {
                 self.outbox.push(Progress::Warning(Warning {
                     node: Some(j),
                     message: format!(
-                        "cache entry of `{}` is corrupt ({reason}); removed, recomputing",
+                        "cache entry of `{}` is corrupt ({reason}); moved to quarantine, recomputing",
                         self.label(j)
                     ),
                 }));
