@@ -295,8 +295,8 @@ impl<O: Clone> Scheduler<O> {
     }
 
     /// Running node `i` found its cached input `j` corrupt (or gone). Returns the key of
-    /// the entry the caller must take out of the cache (quarantine), when `j` is to be recomputed; `i` runs again once
-    /// `j` is done. After [`MAX_INVALIDATIONS`] of one input, `i` fails instead.
+    /// the entry the caller must take out of the cache (quarantine), when `j` is to be
+    /// recomputed; `i` runs again once `j` is done. After [`MAX_INVALIDATIONS`] of one input, `i` fails instead.
     pub fn on_input_corrupt(&mut self, i: usize, j: usize, reason: &str) -> Option<CacheKey> {
         self.release_resources(i);
         let mut remove = None;
