@@ -20,6 +20,8 @@
 //! with different code invalidates its cached outputs even if its declared version did not
 //! change.
 
+pub mod elf_check;
+
 use std::ffi::{CStr, c_char, c_void};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -57,6 +59,12 @@ pub enum PluginError {
          (under target/<profile>/)"
     )]
     NotALibrary { path: PathBuf, reason: String },
+    #[error(
+        "plugin {path} is not a complete shared library: {reason}. Nothing was loaded. If it \
+         was being built or copied, wait for that to finish (or rebuild it with `cargo build \
+         --release -p <plugin crate>`) and try again"
+    )]
+    Incomplete { path: PathBuf, reason: String },
     #[error(
         "plugin {path} does not export the symbol `{ENTRY_SYMBOL}`, so it is not a warmstart \
          plugin. Plugin crates must call `warmstart_plugin_abi::export_plugin!(MyPlugin);`"
@@ -118,6 +126,20 @@ impl PluginEngine {
             source,
         })?;
         let digest = blake3::hash(&bytes).to_hex().to_string();
+        // A truncated library makes the loader fault (SIGBUS) instead of failing: check
+        // its shape first (see `elf_check`).
+        if elf_check::host_uses_elf() {
+            elf_check::check_shared_library(&bytes).map_err(|r| match r {
+                elf_check::Rejection::NotALibrary(reason) => PluginError::NotALibrary {
+                    path: path.clone(),
+                    reason,
+                },
+                elf_check::Rejection::Incomplete(reason) => PluginError::Incomplete {
+                    path: path.clone(),
+                    reason,
+                },
+            })?;
+        }
         drop(bytes);
 
         // Loading a library runs its initializers; warmstart trusts the plugins an
