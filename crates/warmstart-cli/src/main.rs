@@ -4,7 +4,11 @@
 //! - `0` success;
 //! - `1` a stage failed (or a requested output does not exist yet);
 //! - `2` invalid experiment file or invalid usage;
-//! - `130` interrupted by Ctrl-C (nothing half-written; the next run resumes).
+//! - `130` interrupted by Ctrl-C (nothing half-written; the next run resumes);
+//! - `141` standard output is a closed pipe (`warmstart plan x | head -1`): a quiet exit,
+//!   as a shell reports for tools killed by SIGPIPE. Any other failure to write the output
+//!   (a full disk) is exit `1` with a message. Nothing here panics on a write error: all
+//!   output goes through `output::Output`.
 //!
 //! Errors about the experiment file are rendered by miette with file:line:col and a
 //! snippet; with no terminal (or `NO_COLOR`) the rendering is plain Unicode without colour,
@@ -12,6 +16,8 @@
 
 mod commands;
 mod context;
+mod export;
+mod output;
 mod render;
 
 use std::path::PathBuf;
@@ -114,6 +120,7 @@ pub enum Format {
 }
 
 /// A failure at the edge: what to print and which exit code to use.
+#[derive(Debug)]
 pub enum Failure {
     /// Invalid experiment or usage (exit 2); already rendered.
     Invalid(String),
@@ -121,6 +128,8 @@ pub enum Failure {
     Stage(String),
     /// Interrupted (exit 130).
     Interrupted,
+    /// Writing to standard output failed (exit 141 for a closed pipe, quietly; else 1).
+    Output(std::io::Error),
 }
 
 impl Failure {
@@ -129,6 +138,8 @@ impl Failure {
             Failure::Invalid(_) => 2,
             Failure::Stage(_) => 1,
             Failure::Interrupted => 130,
+            Failure::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 141,
+            Failure::Output(_) => 1,
         }
     }
 }
@@ -137,8 +148,13 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            // `--help`/`--version` go to stdout: a failed write is an output failure too.
+            let printed = e.print();
+            let code = if e.use_stderr() { 2 } else { 0 };
+            return match printed {
+                Err(err) if code == 0 => ExitCode::from(Failure::Output(err).code()),
+                _ => ExitCode::from(code),
+            };
         }
     };
     let cache = cli
@@ -162,7 +178,7 @@ fn main() -> ExitCode {
             table,
             at,
         } => commands::show(&file, &cache, &stage, format, limit, table.as_deref(), &at),
-        Command::Export { file, out } => commands::export(&file, &cache, &out),
+        Command::Export { file, out } => export::export(&file, &cache, &out),
         Command::Gc { files, apply } => commands::gc(&files, &cache, apply),
         Command::Schema { project } => commands::schema(project),
         Command::Plugins(PluginsCommand::List { file }) => commands::plugins_list(file.as_deref()),
@@ -174,10 +190,15 @@ fn main() -> ExitCode {
             match &f {
                 Failure::Invalid(msg) | Failure::Stage(msg) => {
                     if !msg.is_empty() {
-                        eprintln!("{msg}");
+                        output::eprint_line(format_args!("{msg}"));
                     }
                 }
-                Failure::Interrupted => eprintln!("warmstart: interrupted"),
+                Failure::Interrupted => output::eprint_line(format_args!("warmstart: interrupted")),
+                Failure::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                Failure::Output(e) => output::eprint_line(format_args!(
+                    "error: cannot write the output: {e}\n  help: check the disk or file that \
+                     standard output goes to"
+                )),
             }
             ExitCode::from(f.code())
         }

@@ -145,11 +145,12 @@ impl PluginEngine {
         // Loading a library runs its initializers; warmstart trusts the plugins an
         // experiment names, as it trusts the commands of a process stage.
         // SAFETY: see above.
-        let lib =
-            unsafe { libloading::Library::new(&path) }.map_err(|e| PluginError::NotALibrary {
+        let lib = unsafe { libloading::Library::new(loader_path(&path)) }.map_err(|e| {
+            PluginError::NotALibrary {
                 path: path.clone(),
                 reason: e.to_string(),
-            })?;
+            }
+        })?;
         // SAFETY: the symbol's type is fixed by the ABI; a library exporting something else
         // under this name is not a warmstart plugin.
         let entry: EntryFn = unsafe {
@@ -458,6 +459,18 @@ impl Engine for PluginEngine {
     }
 }
 
+/// The name to hand the dynamic loader for `path`: a bare file name (`t.so`) would make
+/// `dlopen` search the system library path instead of opening the file we checked, so a
+/// relative path always gets a directory (`./t.so`).
+fn loader_path(path: &Path) -> PathBuf {
+    let has_dir = path.parent().is_some_and(|p| !p.as_os_str().is_empty());
+    if path.is_relative() && !has_dir {
+        Path::new(".").join(path)
+    } else {
+        path.to_path_buf()
+    }
+}
+
 /// Resolve the `path` an experiment gives for a plugin.
 ///
 /// A relative path is relative to `base_dir` (the experiment file's directory). If the
@@ -513,4 +526,16 @@ pub fn describe(path: impl AsRef<Path>) -> Result<String, PluginError> {
         }
     }
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_loader_never_gets_a_bare_file_name() {
+        assert_eq!(loader_path(Path::new("t.so")), Path::new("./t.so"));
+        assert_eq!(loader_path(Path::new("d/t.so")), Path::new("d/t.so"));
+        assert_eq!(loader_path(Path::new("/abs/t.so")), Path::new("/abs/t.so"));
+    }
 }
