@@ -263,3 +263,28 @@ fn absurd_jobs_are_capped_with_a_note_and_zero_is_refused() {
     assert_eq!(zero.status.code(), Some(2));
     assert!(stderr(&zero).contains("--jobs must be at least 1"));
 }
+
+#[test]
+fn an_error_on_a_line_longer_than_65535_columns_is_reported_not_a_panic() {
+    // Found by the fuzzer (crates/warmstart-fuzz): miette panicked drawing the snippet.
+    let p = Project::new();
+    let long: Vec<String> = (0..100_001).map(|i| i.to_string()).collect();
+    p.write(
+        "long.toml",
+        &format!("experiment = [[{}]]\n", long.join(", ")),
+    );
+    let out = p.run(&["plan", "long.toml"]);
+    assert_clean_exit(&out, "plan");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("long.toml:1:"),
+        "{}",
+        &err[..err.len().min(2000)]
+    );
+    assert!(
+        err.contains("line too long to show"),
+        "{}",
+        &err[..err.len().min(2000)]
+    );
+}
