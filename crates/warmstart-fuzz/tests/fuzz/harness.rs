@@ -123,7 +123,13 @@ pub fn run_for<S: Strategy>(
             ..Config::default()
         };
         let mut runner = TestRunner::new_with_rng(config, rng);
-        let result = runner.run(&strategy, |v| check(v).map_err(|e| TestCaseError::fail(e)));
+        let result = runner.run(&strategy, |v| {
+            if HUNG.load(Ordering::SeqCst) {
+                // Do not start more calls: see `HUNG`.
+                return Err(TestCaseError::fail("an earlier call hung"));
+            }
+            check(v).map_err(TestCaseError::fail)
+        });
         if let Err(e) = result {
             panic!("fuzz {harness}: seed {seed}, batch {batch}: {e}");
         }
