@@ -1,22 +1,23 @@
 //! The subcommands. Each returns `Ok(())` or a [`Failure`] carrying its exit code.
 
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::{BufWriter, IsTerminal};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde_json::json;
 use warmstart::Reporter;
-use warmstart_engine::{FILES_TABLE, Value, read_files_table};
+use warmstart_engine::Value;
 use warmstart_plan::run::RunOptions;
 use warmstart_plan::status::Freshness;
 use warmstart_plan::{Plan, assess};
 
 use crate::context::{coords_match, load_plan, open_store, parse_at, registry};
+use crate::output::{Output, eprint_line};
 use crate::render::{csv, json_rows, pretty};
 use crate::{Failure, Format};
 
-fn coords_json(coords: &[(String, Value)]) -> serde_json::Value {
+pub fn coords_json(coords: &[(String, Value)]) -> serde_json::Value {
     serde_json::Value::Object(
         coords
             .iter()
@@ -33,10 +34,10 @@ fn install_interrupt() -> Arc<AtomicBool> {
     let _ = ctrlc::set_handler(move || {
         if presses.fetch_add(1, Ordering::SeqCst) == 0 {
             c.store(true, Ordering::SeqCst);
-            eprintln!(
+            eprint_line(format_args!(
                 "\nwarmstart: interrupted — waiting for running stages to finish (Ctrl-C again to abort now; \
                  nothing half-written is ever recorded)"
-            );
+            ));
         } else {
             // Safe: entries are written to a temp dir and renamed into place, so an abort
             // leaves at most an orphaned temp dir, cleaned by the next run.
@@ -44,6 +45,34 @@ fn install_interrupt() -> Arc<AtomicBool> {
         }
     });
     cancel
+}
+
+/// At most this many `--jobs` slots per core: stages may wait on I/O or child processes,
+/// so some oversubscription pays, but each slot is a thread with its own stack, and tens
+/// of thousands of them only cost memory and start-up time.
+pub const MAX_JOBS_PER_CORE: usize = 4;
+
+/// Check `--jobs`: 0 is an error; more than [`MAX_JOBS_PER_CORE`] × `cores` is capped, with
+/// a note saying so.
+fn cap_jobs(requested: usize, cores: usize) -> Result<(usize, Option<String>), Failure> {
+    if requested == 0 {
+        return Err(Failure::Invalid(
+            "error: --jobs must be at least 1\n  help: leave it out to use one slot per core"
+                .into(),
+        ));
+    }
+    let max = MAX_JOBS_PER_CORE.saturating_mul(cores.max(1));
+    if requested > max {
+        Ok((
+            max,
+            Some(format!(
+                "warmstart: --jobs {requested} capped at {max} ({MAX_JOBS_PER_CORE} per core, \
+                 {cores} core(s))"
+            )),
+        ))
+    } else {
+        Ok((requested, None))
+    }
 }
 
 pub fn run(
@@ -68,38 +97,37 @@ pub fn run(
         ..RunOptions::default()
     };
     if let Some(j) = jobs {
-        if j == 0 {
-            return Err(Failure::Invalid("error: --jobs must be at least 1".into()));
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let (j, note) = cap_jobs(j, cores)?;
+        if let Some(note) = note {
+            eprint_line(format_args!("{note}"));
         }
         opts.jobs = j;
     }
-    let summary = if json_out {
+    let (summary, written) = if json_out {
         let mut reporter = warmstart::JsonReporter::new(BufWriter::new(std::io::stdout().lock()))
             .with_plain_warnings(Box::new(std::io::stderr()));
         let summary = warmstart::run(&plan, &store, &opts, &mut reporter);
-        output_error(reporter.error())?;
-        summary
+        (summary, output_error(reporter.error()))
     } else if std::io::stderr().is_terminal() {
         let mut reporter = crate::progress::ProgressReporter::new(plan.nodes.len() as u64);
         let summary = warmstart::run(&plan, &store, &opts, &mut reporter);
         reporter.finish();
-        output_error(reporter.error())?;
-        summary
+        (summary, output_error(reporter.error()))
     } else {
         let mut reporter = warmstart::PlainReporter::new(
             BufWriter::new(std::io::stdout().lock()),
             std::io::stderr().lock(),
         );
         let summary = warmstart::run(&plan, &store, &opts, &mut reporter);
-        output_error(reporter.error())?;
-        summary
+        (summary, output_error(reporter.error()))
     };
     if summary.interrupted {
         Err(Failure::Interrupted)
     } else if summary.failed > 0 || summary.skipped > 0 {
         Err(Failure::Stage(String::new()))
     } else {
-        Ok(())
+        written
     }
 }
 
@@ -108,8 +136,10 @@ pub fn run(
 fn output_error(e: Option<&std::io::Error>) -> Result<(), Failure> {
     match e {
         None => Ok(()),
-        Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure::Stage(String::new())),
-        Some(e) => Err(Failure::Stage(format!("error: cannot write output: {e}"))),
+        Some(e) => Err(Failure::Output(std::io::Error::new(
+            e.kind(),
+            e.to_string(),
+        ))),
     }
 }
 
@@ -117,8 +147,7 @@ pub fn plan(file: &Path, cache: &Path, json_out: bool) -> Result<(), Failure> {
     let plan = load_plan(file)?;
     let store = open_store(cache)?;
     let a = assess(&plan, &store);
-    // Buffered: stdout is line-buffered, and a line per instance would be a write per line.
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = Output::stdout();
     let mut fresh = 0;
     for (node, f) in plan.nodes.iter().zip(&a.freshness) {
         let (status, reasons) = match f {
@@ -136,33 +165,32 @@ pub fn plan(file: &Path, cache: &Path, json_out: bool) -> Result<(), Failure> {
                 "status": status,
                 "reasons": reasons,
             });
-            let _ = writeln!(out, "{line}");
+            out.line(format_args!("{line}"));
         } else {
             let key = f.key().map(|k| k.short()).unwrap_or_else(|| "?".repeat(12));
-            let first = reasons.first().map_or("", String::as_str);
-            let _ = writeln!(out, "{status:<7}{:<40} {key}  {first}", node.label());
+            let first = reasons.first().cloned().unwrap_or_default();
+            out.line(format_args!(
+                "{status:<7}{:<40} {key}  {first}",
+                node.label()
+            ));
             for r in reasons.iter().skip(1) {
-                let _ = writeln!(out, "{:<61}{r}", "");
+                out.line(format_args!("{:<61}{r}", ""));
             }
         }
     }
     let stale = plan.nodes.len() - fresh;
     if json_out {
-        let _ = writeln!(
-            out,
-            "{}",
+        out.line(format_args!("{}",
             json!({"summary": {"experiment": plan.experiment.name, "stages": plan.nodes.len(), "fresh": fresh, "stale": stale}})
-        );
+        ));
     } else {
-        let _ = writeln!(
-            out,
+        out.line(format_args!(
             "{}: {} stages — {fresh} fresh, {stale} to run",
             plan.experiment.name,
             plan.nodes.len()
-        );
+        ));
     }
-    let _ = out.flush();
-    Ok(())
+    out.finish()
 }
 
 fn select(plan: &Plan, stage: &str, at: &[String]) -> Result<Vec<usize>, Failure> {
@@ -203,7 +231,7 @@ pub fn why(file: &Path, cache: &Path, stage: &str, at: &[String]) -> Result<(), 
     let store = open_store(cache)?;
     let nodes = select(&plan, stage, at)?;
     let a = assess(&plan, &store);
-    let mut out = std::io::stdout().lock();
+    let mut out = Output::stdout();
     for i in nodes {
         let node = &plan.nodes[i];
         let Some(ki) = a.key_inputs(&plan, i) else {
@@ -211,25 +239,23 @@ pub fn why(file: &Path, cache: &Path, stage: &str, at: &[String]) -> Result<(), 
         };
         let f = &a.freshness[i];
         let status = if f.is_fresh() { "fresh" } else { "stale" };
-        let _ = writeln!(out, "{}: {status}", node.label());
-        let _ = writeln!(
-            out,
+        out.line(format_args!("{}: {status}", node.label()));
+        out.line(format_args!(
             "  key            {}",
             f.key()
                 .map(|k| k.to_string())
                 .unwrap_or_else(|| "(unknown until its inputs are recomputed)".into())
-        );
-        let _ = writeln!(out, "  kind           {}", ki.kind);
-        let _ = writeln!(
-            out,
+        ));
+        out.line(format_args!("  kind           {}", ki.kind));
+        out.line(format_args!(
             "  engine         {} {}",
             ki.engine_id, ki.engine_version
-        );
+        ));
         for (k, v) in &ki.engine_extra {
-            let _ = writeln!(out, "  engine extra   {k} = {v}");
+            out.line(format_args!("  engine extra   {k} = {v}"));
         }
         for (k, v) in &ki.params {
-            let _ = writeln!(out, "  param          {k} = {v}");
+            out.line(format_args!("  param          {k} = {v}"));
         }
         let not_in_key: Vec<&String> = node
             .params
@@ -237,7 +263,7 @@ pub fn why(file: &Path, cache: &Path, stage: &str, at: &[String]) -> Result<(), 
             .filter(|k| !ki.params.contains_key(*k))
             .collect();
         for k in not_in_key {
-            let _ = writeln!(out, "  (not in key)   {k} = {}", node.params[k]);
+            out.line(format_args!("  (not in key)   {k} = {}", node.params[k]));
         }
         match ki.seed {
             Some(s) => {
@@ -246,10 +272,12 @@ pub fn why(file: &Path, cache: &Path, stage: &str, at: &[String]) -> Result<(), 
                 } else {
                     "derived from the experiment seed, stage name and coordinates"
                 };
-                let _ = writeln!(out, "  seed           {s} ({origin})");
+                out.line(format_args!("  seed           {s} ({origin})"));
             }
             None => {
-                let _ = writeln!(out, "  seed           (not in key: kind is deterministic)");
+                out.line(format_args!(
+                    "  seed           (not in key: kind is deterministic)"
+                ));
             }
         }
         for (inp, &j) in ki.inputs.iter().zip(&node.inputs) {
@@ -258,27 +286,29 @@ pub fn why(file: &Path, cache: &Path, stage: &str, at: &[String]) -> Result<(), 
             } else {
                 "(will be recomputed)".into()
             };
-            let _ = writeln!(out, "  input          {} → {d}", plan.nodes[j].label());
+            out.line(format_args!(
+                "  input          {} → {d}",
+                plan.nodes[j].label()
+            ));
         }
         match f {
             Freshness::Fresh { manifest, .. } => {
-                let _ = writeln!(
-                    out,
+                out.line(format_args!(
                     "  cached         output {} ({} table(s), ran in {} ms)",
                     manifest.output_digest.short(),
                     manifest.outputs.len(),
                     manifest.duration_ms
-                );
+                ));
             }
             Freshness::Stale { reasons, .. } => {
-                let _ = writeln!(out, "  will run because:");
+                out.line(format_args!("  will run because:"));
                 for r in reasons {
-                    let _ = writeln!(out, "    - {r}");
+                    out.line(format_args!("    - {r}"));
                 }
             }
         }
     }
-    Ok(())
+    out.finish()
 }
 
 pub fn show(
@@ -294,7 +324,7 @@ pub fn show(
     let store = open_store(cache)?;
     let nodes = select(&plan, stage, at)?;
     let a = assess(&plan, &store);
-    let mut out = std::io::stdout().lock();
+    let mut out = Output::stdout();
     let mut json_all = Vec::new();
     for (n, &i) in nodes.iter().enumerate() {
         let node = &plan.nodes[i];
@@ -327,18 +357,17 @@ pub fn show(
         match format {
             Format::Table => {
                 if nodes.len() > 1 || tables.len() > 1 {
-                    let _ = writeln!(
-                        out,
+                    out.line(format_args!(
                         "{} · {} ({} rows)",
                         node.label(),
                         t.name,
                         t.batch.num_rows()
-                    );
+                    ));
                 }
-                let _ = writeln!(out, "{}", pretty(&[batch]));
+                out.line(format_args!("{}", pretty(&[batch])));
             }
             Format::Csv => {
-                let _ = write!(out, "{}", csv(&batch, n == 0));
+                out.text(format_args!("{}", csv(&batch, n == 0)));
             }
             Format::Json => {
                 for mut row in json_rows(&batch) {
@@ -353,106 +382,12 @@ pub fn show(
         }
     }
     if format == Format::Json {
-        let _ = writeln!(
-            out,
+        out.line(format_args!(
             "{}",
             serde_json::to_string_pretty(&json_all).unwrap_or_default()
-        );
+        ));
     }
-    Ok(())
-}
-
-/// `stage` or `stage__alpha=0.5__rho=0.6`: a stable directory name for one instance.
-fn instance_dir(stage: &str, coords: &[(String, Value)]) -> String {
-    let mut s = stage.to_string();
-    for (a, v) in coords {
-        let v = match v {
-            Value::Str(t) => t.clone(),
-            other => other.to_string(),
-        };
-        let v: String = v
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "-._".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        s.push_str(&format!("__{a}={v}"));
-    }
-    s
-}
-
-pub fn export(file: &Path, cache: &Path, out_dir: &Path) -> Result<(), Failure> {
-    let plan = load_plan(file)?;
-    let store = open_store(cache)?;
-    let a = assess(&plan, &store);
-    let io = |e: std::io::Error, p: &Path| {
-        Failure::Stage(format!("error: cannot write {}: {e}", p.display()))
-    };
-    std::fs::create_dir_all(out_dir).map_err(|e| io(e, out_dir))?;
-    let mut index = Vec::new();
-    let mut missing = Vec::new();
-    for (node, f) in plan.nodes.iter().zip(&a.freshness) {
-        let Freshness::Fresh { key, manifest } = f else {
-            missing.push(node.label());
-            continue;
-        };
-        let dir = out_dir.join(instance_dir(&node.stage, &node.coords));
-        std::fs::create_dir_all(&dir).map_err(|e| io(e, &dir))?;
-        let tables = store
-            .read(key)
-            .map_err(|e| crate::verify::read_failure(&store, key, &node.label(), e))?;
-        let mut files = Vec::new();
-        for t in &tables {
-            let p = dir.join(format!("{}.parquet", t.name));
-            warmstart_cache::store::write_parquet(&t.batch, &p)
-                .map_err(|e| Failure::Stage(format!("error: cannot write {}: {e}", p.display())))?;
-            files.push(p.strip_prefix(out_dir).unwrap_or(&p).display().to_string());
-            if t.name == FILES_TABLE
-                && let Ok(artifacts) = read_files_table(&t.batch)
-            {
-                for (rel, bytes) in artifacts {
-                    // Artifact names come from engines: keep them inside `dir`.
-                    let safe: String = rel
-                        .chars()
-                        .map(|c| if c == '/' || c == '\\' { '_' } else { c })
-                        .collect();
-                    let p = dir.join(safe.trim_start_matches('.'));
-                    std::fs::write(&p, bytes).map_err(|e| io(e, &p))?;
-                    files.push(p.strip_prefix(out_dir).unwrap_or(&p).display().to_string());
-                }
-            }
-        }
-        index.push(json!({
-            "stage": node.stage, "coords": coords_json(&node.coords),
-            "key": key.to_string(), "output_digest": manifest.output_digest.to_string(),
-            "files": files,
-        }));
-    }
-    let idx_path = out_dir.join("index.json");
-    let text = serde_json::to_string_pretty(&json!({
-        "experiment": plan.experiment.name, "stages": index,
-    }))
-    .unwrap_or_default();
-    std::fs::write(&idx_path, text).map_err(|e| io(e, &idx_path))?;
-    println!(
-        "exported {} stage instance(s) to {}",
-        plan.nodes.len() - missing.len(),
-        out_dir.display()
-    );
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(Failure::Stage(format!(
-            "error: {} instance(s) have no up-to-date output and were not exported: {}\n  help: run `warmstart run {}` first",
-            missing.len(),
-            missing.join(", "),
-            file.display()
-        )))
-    }
+    out.finish()
 }
 
 pub fn gc(files: &[std::path::PathBuf], cache: &Path, apply: bool) -> Result<(), Failure> {
@@ -472,7 +407,7 @@ pub fn gc(files: &[std::path::PathBuf], cache: &Path, apply: bool) -> Result<(),
         .entries()
         .map_err(|e| Failure::Stage(format!("error: cannot list the cache: {e}")))?;
     let mut n = 0usize;
-    let mut out = std::io::stdout().lock();
+    let mut out = Output::stdout();
     for (key, manifest) in entries {
         if keep.contains(&key) {
             continue;
@@ -486,9 +421,9 @@ pub fn gc(files: &[std::path::PathBuf], cache: &Path, apply: bool) -> Result<(),
             store
                 .remove(&key)
                 .map_err(|e| Failure::Stage(format!("error: cannot remove {key}: {e}")))?;
-            let _ = writeln!(out, "removed  {}  {what}", key.short());
+            out.line(format_args!("removed  {}  {what}", key.short()));
         } else {
-            let _ = writeln!(out, "garbage  {}  {what}", key.short());
+            out.line(format_args!("garbage  {}  {what}", key.short()));
         }
     }
     let cleaned = store.clean_tmp().unwrap_or(0);
@@ -496,21 +431,19 @@ pub fn gc(files: &[std::path::PathBuf], cache: &Path, apply: bool) -> Result<(),
         let stale = store
             .remove_stale_files()
             .map_err(|e| Failure::Stage(format!("error: {e}")))?;
-        let _ = writeln!(
-            out,
+        out.line(format_args!(
             "removed {n} unreachable entr{} ({cleaned} stale temp dirs, {} idle lock files, {} dangling refs)",
             if n == 1 { "y" } else { "ies" },
             stale.locks,
             stale.refs
-        );
+        ));
     } else {
-        let _ = writeln!(
-            out,
+        out.line(format_args!(
             "{n} unreachable entr{} (dry run: pass --apply to delete)",
             if n == 1 { "y" } else { "ies" }
-        );
+        ));
     }
-    Ok(())
+    out.finish()
 }
 
 pub fn schema(project: bool) -> Result<(), Failure> {
@@ -519,11 +452,12 @@ pub fn schema(project: bool) -> Result<(), Failure> {
     } else {
         warmstart_spec::json_schema(&registry(None).kinds())
     };
-    println!(
+    let mut out = Output::stdout();
+    out.line(format_args!(
         "{}",
         serde_json::to_string_pretty(&schema).unwrap_or_default()
-    );
-    Ok(())
+    ));
+    out.finish()
 }
 
 /// `plugins list [FILE]`: the engines an experiment can use (built-ins, plus its plugins).
@@ -537,26 +471,49 @@ pub fn plugins_list(file: Option<&Path>) -> Result<(), Failure> {
         }
         None => registry(None),
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = Output::stdout();
     for (name, engine) in reg.engines() {
         let info = engine.info();
-        let _ = writeln!(out, "{name}  (id {}, version {})", info.id, info.version);
+        out.line(format_args!(
+            "{name}  (id {}, version {})",
+            info.id, info.version
+        ));
         for k in &info.kinds {
-            let _ = writeln!(out, "  {:<14} {}", k.name, k.doc);
+            out.line(format_args!("  {:<14} {}", k.name, k.doc));
         }
     }
-    Ok(())
+    out.finish()
 }
 
 /// `plugins check PATH`: load a plugin and describe it, or say why it cannot load.
 pub fn plugins_check(path: &Path) -> Result<(), Failure> {
     match warmstart_plugin_host::describe(path) {
         Ok(text) => {
-            println!("{text}");
-            Ok(())
+            let mut out = Output::stdout();
+            out.line(format_args!("{text}"));
+            out.finish()
         }
         Err(e) => Err(Failure::Invalid(format!(
             "error: {e}\n  help: a plugin is a shared library built from a crate that uses warmstart-plugin-abi's `export_plugin!` (see docs/plugins.md)"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_are_capped_per_core_and_zero_is_refused() {
+        assert!(matches!(cap_jobs(0, 8), Err(Failure::Invalid(_))));
+        assert!(matches!(cap_jobs(3, 2), Ok((3, None))));
+        assert!(matches!(cap_jobs(8, 2), Ok((8, None))));
+        let Ok((n, Some(note))) = cap_jobs(100_000, 2) else {
+            panic!("100000 jobs on 2 cores must be capped with a note");
+        };
+        assert_eq!(n, 8);
+        assert!(note.contains("capped at 8"), "{note}");
+        assert!(matches!(cap_jobs(usize::MAX, 1), Ok((4, Some(_)))));
+        assert!(matches!(cap_jobs(5, usize::MAX), Ok((5, None))));
     }
 }

@@ -7,6 +7,7 @@
 //! | [`STAGE_FAILED`] (1) | a stage failed, or a requested output does not exist (yet) |
 //! | [`INVALID`] (2) | invalid experiment file, project file or usage |
 //! | [`INTERRUPTED`] (130) | interrupted by Ctrl-C (nothing half-written; the next run resumes) |
+//! | [`BROKEN_PIPE`] (141) | standard output was closed early (e.g. `warmstart plan … \| head`); quiet |
 //!
 //! Keep README.md's table of exit codes in sync with this one.
 
@@ -18,6 +19,8 @@ pub const STAGE_FAILED: u8 = 1;
 pub const INVALID: u8 = 2;
 /// Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
 pub const INTERRUPTED: u8 = 130;
+/// Standard output was closed by its reader (128 + SIGPIPE, as shells report it).
+pub const BROKEN_PIPE: u8 = 141;
 
 /// A failure at the edge: what to print and which exit code to use.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +35,10 @@ pub enum Failure {
     /// Interrupted by Ctrl-C ([`INTERRUPTED`]).
     #[error("warmstart: interrupted")]
     Interrupted,
+    /// Writing the output failed: [`BROKEN_PIPE`] for a closed pipe (quietly), else
+    /// [`STAGE_FAILED`].
+    #[error("cannot write the output: {0}")]
+    Output(std::io::Error),
 }
 
 impl Failure {
@@ -41,6 +48,8 @@ impl Failure {
             Failure::Invalid(_) => INVALID,
             Failure::Stage(_) => STAGE_FAILED,
             Failure::Interrupted => INTERRUPTED,
+            Failure::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe => BROKEN_PIPE,
+            Failure::Output(_) => STAGE_FAILED,
         }
     }
 }

@@ -5,7 +5,11 @@
 //! - `0` success;
 //! - `1` a stage failed (or a requested output does not exist yet);
 //! - `2` invalid experiment file or invalid usage;
-//! - `130` interrupted by Ctrl-C (nothing half-written; the next run resumes).
+//! - `130` interrupted by Ctrl-C (nothing half-written; the next run resumes);
+//! - `141` standard output is a closed pipe (`warmstart plan x | head -1`): a quiet exit,
+//!   as a shell reports for tools killed by SIGPIPE. Any other failure to write the output
+//!   (a full disk) is exit `1` with a message. Nothing here panics on a write error: all
+//!   output goes through `output::Output`.
 //!
 //! Errors about the experiment file are rendered by miette with file:line:col and a
 //! snippet; with no terminal (or `NO_COLOR`) the rendering is plain Unicode without colour,
@@ -15,6 +19,8 @@ mod commands;
 mod context;
 mod dag;
 mod exit;
+mod export;
+mod output;
 mod progress;
 mod render;
 mod verify;
@@ -145,12 +151,17 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
+            // `--help`/`--version` go to stdout: a failed write is an output failure too.
+            let printed = e.print();
+            let code = if e.use_stderr() {
                 exit::INVALID
             } else {
                 exit::OK
-            });
+            };
+            return match printed {
+                Err(err) if code == exit::OK => ExitCode::from(Failure::Output(err).exit_code()),
+                _ => ExitCode::from(code),
+            };
         }
     };
     let cache = cli
@@ -175,7 +186,7 @@ fn main() -> ExitCode {
             table,
             at,
         } => commands::show(&file, &cache, &stage, format, limit, table.as_deref(), &at),
-        Command::Export { file, out } => commands::export(&file, &cache, &out),
+        Command::Export { file, out } => export::export(&file, &cache, &out),
         Command::Gc { files, apply } => commands::gc(&files, &cache, apply),
         Command::Dag {
             file,
@@ -193,10 +204,15 @@ fn main() -> ExitCode {
             match &f {
                 Failure::Invalid(msg) | Failure::Stage(msg) => {
                     if !msg.is_empty() {
-                        eprintln!("{msg}");
+                        output::eprint_line(format_args!("{msg}"));
                     }
                 }
-                Failure::Interrupted => eprintln!("warmstart: interrupted"),
+                Failure::Interrupted => output::eprint_line(format_args!("warmstart: interrupted")),
+                Failure::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                Failure::Output(e) => output::eprint_line(format_args!(
+                    "error: cannot write the output: {e}\n  help: check the disk or file that \
+                     standard output goes to"
+                )),
             }
             ExitCode::from(f.exit_code())
         }

@@ -20,6 +20,8 @@
 //! with different code invalidates its cached outputs even if its declared version did not
 //! change.
 
+pub mod elf_check;
+
 use std::ffi::{CStr, c_char, c_void};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -58,6 +60,12 @@ pub enum PluginError {
          (under target/<profile>/)"
     )]
     NotALibrary { path: PathBuf, reason: String },
+    #[error(
+        "plugin {path} is not a complete shared library: {reason}. Nothing was loaded. If it \
+         was being built or copied, wait for that to finish (or rebuild it with `cargo build \
+         --release -p <plugin crate>`) and try again"
+    )]
+    Incomplete { path: PathBuf, reason: String },
     #[error(
         "plugin {path} does not export the symbol `{ENTRY_SYMBOL}`, so it is not a warmstart \
          plugin. Plugin crates must call `warmstart_plugin_abi::export_plugin!(MyPlugin);`"
@@ -119,16 +127,31 @@ impl PluginEngine {
             source,
         })?;
         let digest = blake3::hash(&bytes).to_hex().to_string();
+        // A truncated library makes the loader fault (SIGBUS) instead of failing: check
+        // its shape first (see `elf_check`).
+        if elf_check::host_uses_elf() {
+            elf_check::check_shared_library(&bytes).map_err(|r| match r {
+                elf_check::Rejection::NotALibrary(reason) => PluginError::NotALibrary {
+                    path: path.clone(),
+                    reason,
+                },
+                elf_check::Rejection::Incomplete(reason) => PluginError::Incomplete {
+                    path: path.clone(),
+                    reason,
+                },
+            })?;
+        }
         drop(bytes);
 
         // Loading a library runs its initializers; warmstart trusts the plugins an
         // experiment names, as it trusts the commands of a process stage.
         // SAFETY: see above.
-        let lib =
-            unsafe { libloading::Library::new(&path) }.map_err(|e| PluginError::NotALibrary {
+        let lib = unsafe { libloading::Library::new(loader_path(&path)) }.map_err(|e| {
+            PluginError::NotALibrary {
                 path: path.clone(),
                 reason: e.to_string(),
-            })?;
+            }
+        })?;
         // SAFETY: the symbol's type is fixed by the ABI; a library exporting something else
         // under this name is not a warmstart plugin.
         let entry: EntryFn = unsafe {
@@ -439,6 +462,18 @@ impl Engine for PluginEngine {
     }
 }
 
+/// The name to hand the dynamic loader for `path`: a bare file name (`t.so`) would make
+/// `dlopen` search the system library path instead of opening the file we checked, so a
+/// relative path always gets a directory (`./t.so`).
+fn loader_path(path: &Path) -> PathBuf {
+    let has_dir = path.parent().is_some_and(|p| !p.as_os_str().is_empty());
+    if path.is_relative() && !has_dir {
+        Path::new(".").join(path)
+    } else {
+        path.to_path_buf()
+    }
+}
+
 /// Resolve the `path` an experiment gives for a plugin.
 ///
 /// A relative path is relative to `base_dir` (the experiment file's directory). If the
@@ -494,4 +529,16 @@ pub fn describe(path: impl AsRef<Path>) -> Result<String, PluginError> {
         }
     }
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_loader_never_gets_a_bare_file_name() {
+        assert_eq!(loader_path(Path::new("t.so")), Path::new("./t.so"));
+        assert_eq!(loader_path(Path::new("d/t.so")), Path::new("d/t.so"));
+        assert_eq!(loader_path(Path::new("/abs/t.so")), Path::new("/abs/t.so"));
+    }
 }

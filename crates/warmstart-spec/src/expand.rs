@@ -2,7 +2,7 @@
 //! stage's axes, in the topological order of [`crate::graph`]) with their params evaluated
 //! and their inputs resolved.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use warmstart_engine::Value;
 
