@@ -10,8 +10,23 @@ use crate::Failure;
 use crate::render::render_diagnostic;
 
 /// Render every error of a set, each with its own snippet.
+/// At most this many errors are rendered with a snippet; the rest are counted. (Each
+/// rendering scans the file, and a generated file can hold thousands of the same mistake.)
+const MAX_RENDERED_ERRORS: usize = 50;
+
 pub fn render_all(errors: &warmstart_spec::SpecErrors) -> String {
-    let mut parts: Vec<String> = errors.0.iter().map(|e| render_diagnostic(e)).collect();
+    let mut parts: Vec<String> = errors
+        .0
+        .iter()
+        .take(MAX_RENDERED_ERRORS)
+        .map(|e| render_diagnostic(e))
+        .collect();
+    if errors.0.len() > MAX_RENDERED_ERRORS {
+        parts.push(format!(
+            "… and {} more errors like these (the first {MAX_RENDERED_ERRORS} are shown)",
+            errors.0.len() - MAX_RENDERED_ERRORS
+        ));
+    }
     if errors.0.len() > 1 {
         parts.push(format!("{errors}"));
     }

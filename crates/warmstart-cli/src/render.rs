@@ -10,8 +10,9 @@ use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
 /// range"), and such a snippet would be unreadable anyway.
 pub const MAX_SNIPPET_LINE: usize = 10_000;
 
-/// Whether a labelled span of `diag` reaches past [`MAX_SNIPPET_LINE`] columns (or is
-/// that long): the label would be drawn that far to the right.
+/// Whether a labelled span of `diag` reaches past [`MAX_SNIPPET_LINE`] columns, or sits on
+/// a line longer than that: the snippet would print the whole line (a generated file can
+/// hold one line of megabytes) or draw the label that far to the right.
 fn has_overlong_line(diag: &dyn Diagnostic) -> bool {
     let (Some(src), Some(labels)) = (diag.source_code(), diag.labels()) else {
         return false;
@@ -20,10 +21,18 @@ fn has_overlong_line(diag: &dyn Diagnostic) -> bool {
         l.len() > MAX_SNIPPET_LINE
             || src.read_span(l.inner(), 0, 0).is_ok_and(|c| {
                 c.column().saturating_add(l.len()) > MAX_SNIPPET_LINE
-                    || c.data()
-                        .split(|b| *b == b'\n')
-                        .any(|line| line.len() > MAX_SNIPPET_LINE)
+                    || line_longer_than_max(src, l.offset().saturating_sub(c.column()))
             })
+    })
+}
+
+/// Whether the line starting at byte `line_start` has more than [`MAX_SNIPPET_LINE`]
+/// bytes before its end (reads at most that many bytes).
+fn line_longer_than_max(src: &dyn miette::SourceCode, line_start: usize) -> bool {
+    let probe = miette::SourceSpan::new(line_start.into(), MAX_SNIPPET_LINE + 1);
+    src.read_span(&probe, 0, 0).is_ok_and(|p| {
+        let data = p.data();
+        data.len() > MAX_SNIPPET_LINE && !data[..=MAX_SNIPPET_LINE].contains(&b'\n')
     })
 }
 

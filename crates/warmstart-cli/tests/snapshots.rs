@@ -69,6 +69,15 @@ fn file_level_errors_through_the_binary() {
 }
 
 #[test]
+fn fuzz_found_errors_through_the_binary() {
+    // Inputs the fuzzer found (see tests/malformed-binary/README.md): each exits 2 with a
+    // clear report, and within seconds, not minutes and gigabytes.
+    let t0 = std::time::Instant::now();
+    assert!(snapshot_dir("tests/malformed-binary") >= 2);
+    assert!(t0.elapsed().as_secs() < 30, "took {:?}", t0.elapsed());
+}
+
+#[test]
 fn missing_file_is_a_clear_error() {
     let p = Project::new();
     let out = p.run(&["run", "nope.toml"]);

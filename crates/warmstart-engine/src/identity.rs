@@ -44,18 +44,39 @@ pub fn is_table_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
-/// Whether `name` is a valid stage or experiment name: `[A-Za-z0-9_.-]+`, but not `.` or
-/// `..`.
-///
-/// Stage names become directory names on export, so the two names that mean "this
-/// directory" and "the parent directory" are refused.
+/// Longest stage or experiment name: a path component is at most 255 bytes on common
+/// file systems.
+pub const MAX_NAME_LEN: usize = 255;
+
+/// Whether `name` is a valid stage or experiment name (see [`name_problem`]).
 pub fn is_stage_name(name: &str) -> bool {
-    !name.is_empty()
-        && name != "."
-        && name != ".."
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+    name_problem(name).is_none()
+}
+
+/// What is wrong with a stage or experiment name, as a label-sized phrase, or `None`:
+/// non-empty, at most [`MAX_NAME_LEN`] bytes, only ASCII letters, digits, `_`, `-` and `.`,
+/// and not made of dots only. Stage names become directory names on export, so `.` and
+/// `..` (the current and the parent directory) must never be one; with no separator and
+/// no NUL, no join with such a name can leave its directory.
+///
+/// This is the one name rule: the spec crate checks experiment and stage names with it.
+pub fn name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        return Some("a name cannot be empty");
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Some("longer than 255 bytes");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+    {
+        return Some("only letters, digits, `_`, `.` and `-` are allowed");
+    }
+    if name.bytes().all(|b| b == b'.') {
+        return Some("`.` and `..` (and names of dots only) name directories, not outputs");
+    }
+    None
 }
 
 /// The bits a float is identified by: `-0.0` → `0.0`, every NaN → the canonical quiet NaN.
@@ -164,13 +185,16 @@ mod tests {
             "Gen.v2",
             "exp1-alignment",
             "a_b",
-            "...",
             ".hidden",
             "x..",
+            &"a".repeat(MAX_NAME_LEN),
         ] {
             assert!(is_stage_name(ok), "{ok}");
         }
-        for bad in ["", ".", "..", "a/b", "../x", "é", "a b", "a\\b"] {
+        let too_long = "a".repeat(MAX_NAME_LEN + 1);
+        for bad in [
+            "", ".", "..", "...", "a/b", "../x", "é", "a b", "a\\b", "a\0b", &too_long,
+        ] {
             assert!(!is_stage_name(bad), "{bad:?}");
         }
     }

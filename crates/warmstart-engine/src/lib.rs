@@ -24,7 +24,7 @@ pub mod table;
 
 use std::path::PathBuf;
 
-pub use identity::{is_stage_name, is_table_name, label, same_value};
+pub use identity::{is_stage_name, is_table_name, label, name_problem, same_value};
 pub use params::{ParamSpec, ParamType, Params, Value};
 pub use table::{
     FILES_TABLE, NamedTable, f64_column, files_table, read_files_table, string_column,

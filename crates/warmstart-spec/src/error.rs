@@ -25,9 +25,27 @@ pub struct SpecError {
     pub help: Option<String>,
     /// The file the error is about.
     pub path: PathBuf,
-    src: Option<NamedSource<String>>,
+    src: Option<NamedSource<SharedText>>,
     /// Primary label first, then any secondary labels.
     labels: Vec<(Span, String)>,
+}
+
+/// The text of a source file, shared by every error pointing into it (a file with many
+/// errors must not cost a copy of itself per error).
+#[derive(Debug, Clone)]
+pub struct SharedText(Arc<SourceFile>);
+
+impl SourceCode for SharedText {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        self.0
+            .text
+            .read_span(span, context_lines_before, context_lines_after)
+    }
 }
 
 impl SpecError {
@@ -50,7 +68,7 @@ impl SpecError {
             path: source.path.clone(),
             src: Some(NamedSource::new(
                 source.path.display().to_string(),
-                source.text.clone(),
+                SharedText(source.clone()),
             )),
             labels: vec![(start..end, label.into())],
         }
@@ -72,7 +90,7 @@ impl SpecError {
     /// Add a secondary label (e.g. "first defined here").
     pub fn with_label(mut self, span: Span, label: impl Into<String>) -> Self {
         if let Some(src) = &self.src {
-            let len = src.inner().len();
+            let len = src.inner().0.text.len();
             let start = span.start.min(len);
             let end = span.end.clamp(start, len);
             self.labels.push((start..end, label.into()));

@@ -5,32 +5,20 @@
 //! Architecture invariant: every name that reaches a path is checked with
 //! [`check_name`] when it enters warmstart, so no later join can escape its directory.
 
-/// Longest name accepted: a path component is at most 255 bytes on common file systems.
-pub const MAX_NAME_LEN: usize = 255;
+/// Longest name accepted (the engine crate's rule).
+pub const MAX_NAME_LEN: usize = warmstart_engine::identity::MAX_NAME_LEN;
 
 /// What is wrong with a name, as a label-sized phrase.
 pub type NameProblem = &'static str;
 
-/// Check a name that may become a path component: non-empty, at most [`MAX_NAME_LEN`]
-/// bytes, only ASCII letters, digits, `_`, `-` and `.`, and not made of dots only (`.`
-/// and `..` name the current and parent directory). So it has no separator and no NUL.
+/// Check a name that may become a path component: the one rule,
+/// [`warmstart_engine::name_problem`] (non-empty, at most [`MAX_NAME_LEN`] bytes, only
+/// ASCII letters, digits, `_`, `-` and `.`, not dots only).
 pub fn check_name(s: &str) -> Result<(), NameProblem> {
-    if s.is_empty() {
-        return Err("a name cannot be empty");
+    match warmstart_engine::name_problem(s) {
+        Some(problem) => Err(problem),
+        None => Ok(()),
     }
-    if s.len() > MAX_NAME_LEN {
-        return Err("longer than 255 bytes");
-    }
-    if !s
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
-    {
-        return Err("only letters, digits, `_`, `.` and `-` are allowed");
-    }
-    if s.chars().all(|c| c == '.') {
-        return Err("`.` and `..` (and names of dots only) name directories, not outputs");
-    }
-    Ok(())
 }
 
 /// A suggested replacement for an invalid name: every other character becomes `-`, and
