@@ -132,7 +132,8 @@ impl Value {
     /// (same type, not numbers, or not exact).
     pub fn converted_like(&self, like: &Value) -> Option<Value> {
         match (self, like) {
-            (Value::Int(i), Value::Float(_)) if i.abs() <= EXACT_INT_IN_F64 => {
+            // `unsigned_abs`: `i64::MIN.abs()` overflows (found by the fuzzer).
+            (Value::Int(i), Value::Float(_)) if i.unsigned_abs() <= EXACT_INT_IN_F64 as u64 => {
                 Some(Value::Float(*i as f64))
             }
             (Value::Float(f), Value::Int(_))
@@ -148,6 +149,25 @@ impl Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extreme_integers_convert_without_overflow() {
+        let float = Value::Float(0.0);
+        assert_eq!(Value::Int(i64::MIN).converted_like(&float), None);
+        assert_eq!(Value::Int(i64::MAX).converted_like(&float), None);
+        assert_eq!(
+            Value::Int(-EXACT_INT_IN_F64).converted_like(&float),
+            Some(Value::Float(-(EXACT_INT_IN_F64 as f64)))
+        );
+        assert!(!written_matches(
+            &Value::Float(f64::NEG_INFINITY),
+            &Value::Int(i64::MIN)
+        ));
+        assert_eq!(
+            Value::Float(f64::NEG_INFINITY).converted_like(&Value::Int(0)),
+            None
+        );
+    }
 
     fn coords(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {
         pairs
