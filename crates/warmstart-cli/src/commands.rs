@@ -117,7 +117,9 @@ pub fn run(
     } else {
         let mut reporter = warmstart::PlainReporter::new(
             BufWriter::new(std::io::stdout().lock()),
-            std::io::stderr().lock(),
+            // Not locked for the whole run: the Ctrl-C handler prints on its own thread,
+            // and a second Ctrl-C must get through while stages are still running.
+            std::io::stderr(),
         );
         let summary = warmstart::run(&plan, &store, &opts, &mut reporter);
         (summary, output_error(reporter.error()))
