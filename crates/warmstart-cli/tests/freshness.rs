@@ -148,18 +148,8 @@ fn corrupt_entry_is_detected_and_recomputed() {
     // Corrupt `a`'s parquet file: flip a byte in the middle.
     let mut corrupted = 0;
     for dir in entry_dirs(&p.cache()) {
-        let m: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
-        if m["stage"] == "a" {
-            for f in std::fs::read_dir(&dir).unwrap().flatten() {
-                if f.path().extension().is_some_and(|e| e == "parquet") {
-                    let mut bytes = std::fs::read(f.path()).unwrap();
-                    let mid = bytes.len() / 2;
-                    bytes[mid] ^= 0xff;
-                    std::fs::write(f.path(), bytes).unwrap();
-                    corrupted += 1;
-                }
-            }
+        if manifest_stage(&dir) == "a" {
+            corrupted += flip_parquet_bytes(&dir);
         }
     }
     assert_eq!(corrupted, 1);

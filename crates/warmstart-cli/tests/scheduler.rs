@@ -25,12 +25,6 @@ fn fan() -> String {
     t
 }
 
-fn manifest_stage(dir: &std::path::Path) -> String {
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
-    m["stage"].as_str().unwrap_or("").to_string()
-}
-
 #[test]
 fn a_corrupt_input_read_by_many_concurrent_users_is_recomputed_and_strands_none() {
     // Before the scheduler state machine, 2–4 users ended "not started (--fail-fast)" in
@@ -43,15 +37,7 @@ fn a_corrupt_input_read_by_many_concurrent_users_is_recomputed_and_strands_none(
         for dir in entry_dirs(&p.cache()) {
             let stage = manifest_stage(&dir);
             if stage == "root" {
-                for f in std::fs::read_dir(&dir).unwrap().flatten() {
-                    if f.path().extension().is_some_and(|e| e == "parquet") {
-                        let mut bytes = std::fs::read(f.path()).unwrap();
-                        let mid = bytes.len() / 2;
-                        bytes[mid] ^= 0xff;
-                        std::fs::write(f.path(), bytes).unwrap();
-                        flipped += 1;
-                    }
-                }
+                flipped += flip_parquet_bytes(&dir);
             } else if stage.starts_with('u') {
                 std::fs::remove_dir_all(&dir).unwrap();
             }

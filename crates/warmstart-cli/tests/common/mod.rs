@@ -100,3 +100,26 @@ pub fn entry_dirs(cache: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// The stage an entry directory belongs to, from its manifest.
+pub fn manifest_stage(dir: &Path) -> String {
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    m["stage"].as_str().unwrap_or("").to_string()
+}
+
+/// Flip the middle byte of every Parquet file of an entry (same size, wrong digest);
+/// returns how many files were flipped.
+pub fn flip_parquet_bytes(dir: &Path) -> usize {
+    let mut flipped = 0;
+    for f in std::fs::read_dir(dir).unwrap().flatten() {
+        if f.path().extension().is_some_and(|e| e == "parquet") {
+            let mut bytes = std::fs::read(f.path()).unwrap();
+            let mid = bytes.len() / 2;
+            bytes[mid] ^= 0xff;
+            std::fs::write(f.path(), bytes).unwrap();
+            flipped += 1;
+        }
+    }
+    flipped
+}
