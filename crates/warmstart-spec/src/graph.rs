@@ -300,6 +300,7 @@ mod tests {
                 gather: Vec::new(),
                 sweep: Vec::new(),
                 description: String::new(),
+                cluster: Default::default(),
             })
             .collect()
     }

@@ -100,6 +100,7 @@
 //! [`Experiment::raw_params`] and evaluated per instance; [`Experiment::params`] holds the
 //! evaluated axis-independent entries.
 
+pub mod cluster;
 pub mod dag;
 pub mod error;
 pub mod expand;
@@ -114,6 +115,7 @@ pub mod source;
 
 use std::path::Path;
 
+pub use cluster::{ClusterHints, ExecutorKind, ExecutorSpec};
 pub use error::{SpecError, SpecErrors, did_you_mean};
 pub use expand::expand;
 pub use model::*;

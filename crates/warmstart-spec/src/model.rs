@@ -68,6 +68,8 @@ pub struct Project {
     /// stops at the nearest one anyway; this marks it explicitly).
     pub root: bool,
     pub engines: Vec<EngineDecl>,
+    /// The `[executor]` table: which executor `warmstart run` uses and its settings.
+    pub executor: Option<crate::cluster::ExecutorSpec>,
 }
 
 impl Experiment {
@@ -129,6 +131,8 @@ pub struct StageSpec {
     pub gather: Vec<Spanned<String>>,
     pub sweep: Vec<Spanned<String>>,
     pub description: String,
+    /// Where its jobs run on a cluster (`mem`, `time`, `partition`, `local`); not in keys.
+    pub cluster: crate::cluster::ClusterHints,
 }
 
 /// One entry of a stage's `inputs`.

@@ -102,6 +102,22 @@ pub fn json_schema(kinds: &[KindSpec]) -> Json {
         json!({ "type": "array", "items": { "type": "string" }, "uniqueItems": true, "description": "Sweep over these axes even if no param references them." }),
     );
     stage_props.insert("description".into(), json!({ "type": "string" }));
+    stage_props.insert(
+        "mem".into(),
+        json!({ "type": "string", "pattern": "^[0-9]+[KMGTkmgt]?$", "description": "Cluster hint: memory per job, Slurm's --mem (`16G`). Not in the key." }),
+    );
+    stage_props.insert(
+        "time".into(),
+        json!({ "type": "string", "description": "Cluster hint: wall-time limit, Slurm's --time (`04:00:00`, `1-12:00:00`). Not in the key." }),
+    );
+    stage_props.insert(
+        "partition".into(),
+        json!({ "type": "string", "description": "Cluster hint: Slurm partition for this stage's jobs. Not in the key." }),
+    );
+    stage_props.insert(
+        "local".into(),
+        json!({ "type": "boolean", "description": "Run on the submitting machine even under a cluster executor (default for cheap kinds: aggregate, plot, echo)." }),
+    );
 
     let mut all_of = Vec::new();
     for k in kinds {
@@ -273,6 +289,25 @@ pub fn project_json_schema() -> Json {
         "properties": {
             "root": { "type": "boolean", "description": "Marks this directory as the project's top: the search for warmstart.toml never goes above it (nor above the enclosing git repository)." },
             "engines": engines_schema("warmstart.toml"),
+            "executor": {
+                "type": "object",
+                "description": "Which executor `warmstart run` uses, and the defaults of its cluster jobs.",
+                "additionalProperties": false,
+                "required": ["kind"],
+                "properties": {
+                    "kind": { "enum": ["local", "slurm"] },
+                    "partition": { "type": "string" },
+                    "account": { "type": "string" },
+                    "qos": { "type": "string" },
+                    "time": { "type": "string", "description": "Default --time of a job." },
+                    "mem": { "type": "string", "pattern": "^[0-9]+[KMGTkmgt]?$", "description": "Default --mem of a job." },
+                    "extra": { "type": "array", "items": { "type": "string", "pattern": "^-" }, "description": "Further sbatch options, verbatim." },
+                    "max_submitted": { "type": "integer", "minimum": 1, "description": "At most this many jobs in the queue at once." },
+                    "poll_interval": { "type": "number", "minimum": 1, "maximum": 3600, "description": "Seconds between two queue checks (one squeue for all jobs); default 10." },
+                    "allow_node_local_cache": { "type": "boolean", "description": "Allow a cache under /tmp or /dev/shm (one-node clusters only)." },
+                    "description": { "type": "string" },
+                },
+            },
         },
     })
 }

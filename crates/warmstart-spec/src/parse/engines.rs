@@ -14,9 +14,12 @@ pub fn parse_project(source: SourceFile) -> Result<Project, SpecErrors> {
     let src = cx.src.clone();
     let mut engines = Vec::new();
     let mut root = false;
+    let mut executor = None;
     for (key, node) in &entries {
         if key.value == "engines" {
             engines = parse_engines(&mut cx, key, node);
+        } else if key.value == "executor" {
+            executor = super::executor::parse_executor(&mut cx, key, node);
         } else if key.value == "root" {
             match node.kind {
                 Kind::Bool(b) => root = b,
@@ -28,9 +31,9 @@ pub fn parse_project(source: SourceFile) -> Result<Project, SpecErrors> {
                 ),
             }
         } else {
-            let help = match did_you_mean(&key.value, ["engines", "root"]) {
-                Some(d) => format!("{d} (warmstart.toml has only `root` and an [engines] table)"),
-                None => "warmstart.toml has only `root = true|false` and an [engines] table: \
+            let help = match did_you_mean(&key.value, ["engines", "executor", "root"]) {
+                Some(d) => format!("{d} (warmstart.toml has only `root`, an [engines] and an [executor] table)"),
+                None => "warmstart.toml has only `root = true|false`, an [executor] table and an [engines] table: \
                          `[engines.NAME]` with `path = \"…\"` declares a plugin for every \
                          experiment of the project"
                     .to_string(),
@@ -49,6 +52,7 @@ pub fn parse_project(source: SourceFile) -> Result<Project, SpecErrors> {
             source: src,
             root,
             engines,
+            executor,
         })
     } else {
         Err(SpecErrors(cx.errors))

@@ -9,6 +9,7 @@
 
 mod axes;
 mod engines;
+mod executor;
 mod graph_checks;
 mod params;
 mod stages;
@@ -35,7 +36,7 @@ pub(crate) use self::params::eval_raw;
 pub use self::toml::MAX_NESTING;
 
 /// Keys of a stage table that are not params.
-pub const RESERVED: [&str; 9] = [
+pub const RESERVED: [&str; 13] = [
     "kind",
     "engine",
     "inputs",
@@ -45,6 +46,10 @@ pub const RESERVED: [&str; 9] = [
     "gather",
     "sweep",
     "description",
+    "mem",
+    "time",
+    "partition",
+    "local",
 ];
 const TOP: [&str; 5] = ["experiment", "params", "sweep", "stages", "engines"];
 const EXPERIMENT_KEYS: [&str; 3] = ["name", "description", "seed"];

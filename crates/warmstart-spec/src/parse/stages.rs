@@ -6,6 +6,7 @@ use warmstart_engine::Value;
 use super::params::{RawParams, name_help, raw_value};
 use super::toml::{Kind, Node, scalar};
 use super::{Ctx, seed_value, table};
+use crate::cluster::ClusterHints;
 use crate::did_you_mean;
 use crate::model::*;
 use crate::names::{check_name, suggest_name};
@@ -164,6 +165,7 @@ fn parse_stage(
     let mut gather = Vec::new();
     let mut sweep = Vec::new();
     let mut description = String::new();
+    let mut cluster = ClusterHints::default();
     let mut kind_seen = false;
     for (k, v) in entries {
         let w = format!("`{}` of stage `{sname}`", k.value);
@@ -225,6 +227,7 @@ fn parse_stage(
                     "write `gpu = true` or `gpu = 0` (a device number)".into(),
                 ),
             },
+            "mem" | "time" | "partition" | "local" => cluster_hint(cx, &k.value, v, &w, &mut cluster),
             "gather" => gather = string_list(cx, v, &w, axes),
             "sweep" => sweep = string_list(cx, v, &w, axes),
             "inputs" => inputs = parse_inputs(cx, v, sname),
@@ -277,7 +280,51 @@ fn parse_stage(
         gather,
         sweep,
         description,
+        cluster,
     })
+}
+
+/// A cluster hint of a stage: `mem`, `time`, `partition` (strings in Slurm's formats) or
+/// `local` (a boolean).
+fn cluster_hint(cx: &mut Ctx, key: &str, v: &Node, w: &str, hints: &mut ClusterHints) {
+    if key == "local" {
+        match v.kind {
+            Kind::Bool(b) => hints.local = Some(b),
+            _ => cx.type_err(w, v, "a boolean", "write `local = true` to run this stage on the submitting machine".into()),
+        }
+        return;
+    }
+    let Kind::Str(s) = &v.kind else {
+        let example = match key {
+            "mem" => "`mem = \"16G\"`",
+            "time" => "`time = \"04:00:00\"`",
+            _ => "`partition = \"gpu\"`",
+        };
+        cx.type_err(w, v, "a string", format!("write it in quotes, e.g. {example}"));
+        return;
+    };
+    let problem = match key {
+        "mem" => crate::cluster::mem_problem(s),
+        "time" => crate::cluster::time_problem(s),
+        _ => (s.is_empty() || s.contains(|c: char| c.is_whitespace() || c == ','))
+            .then_some("name one partition, without spaces or commas"),
+    };
+    if let Some(help) = problem {
+        cx.err(
+            v.span.clone(),
+            "spec::bad-resource",
+            format!("{w} is not valid: `{s}`"),
+            "not understood by Slurm",
+            Some(help.to_string()),
+        );
+        return;
+    }
+    let slot = match key {
+        "mem" => &mut hints.mem,
+        "time" => &mut hints.time,
+        _ => &mut hints.partition,
+    };
+    *slot = Some(s.clone());
 }
 
 fn parse_inputs(cx: &mut Ctx, v: &Node, sname: &str) -> Vec<InputSpec> {
