@@ -8,6 +8,7 @@
 //! Architecture invariant: this crate stores tables under keys. It knows nothing of
 //! experiment files, engines or scheduling.
 
+pub mod jobs;
 pub mod key;
 pub mod maintenance;
 mod nofollow;

@@ -77,14 +77,14 @@ pub enum CacheError {
     Unsafe { path: PathBuf, what: String },
 }
 
-fn unsafe_path(path: &Path) -> impl FnOnce(String) -> CacheError + '_ {
+pub(crate) fn unsafe_path(path: &Path) -> impl FnOnce(String) -> CacheError + '_ {
     move |what| CacheError::Unsafe {
         path: path.to_path_buf(),
         what,
     }
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CacheError + '_ {
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CacheError + '_ {
     move |source| CacheError::Io {
         path: path.to_path_buf(),
         source,
@@ -639,7 +639,7 @@ fn same_file(path: &Path, f: &File) -> bool {
     }
 }
 
-fn write_atomic(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> Result<(), CacheError> {
+pub(crate) fn write_atomic(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> Result<(), CacheError> {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());

@@ -56,6 +56,10 @@ pub enum Completion {
         input: usize,
         reason: String,
     },
+    /// The job is a cluster job with this id (queued or running); informational.
+    Submitted { node: usize, job: String },
+    /// The run stops waiting for the job, which goes on (cluster executors on Ctrl-C).
+    Detached { node: usize, job: String },
 }
 
 /// Runs jobs somewhere and reports their completions.

@@ -35,7 +35,8 @@ pub use executor::{Executor, LocalExecutor};
 pub use plan::{Node, Plan, build};
 pub use registry::Registry;
 pub use run::{
-    Event, Progress, RunOptions, RunSummary, SkipReason, Status, Warning, drive, execute,
+    Event, Progress, RunOptions, RunSummary, SkipReason, Status, Warning, drive, drive_topology,
+    execute,
 };
 pub use sched::Scheduler;
 pub use status::{Assessment, Freshness, assess};

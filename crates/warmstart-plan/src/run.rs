@@ -62,6 +62,9 @@ pub enum SkipReason {
     FailFast,
     /// The run was interrupted (Ctrl-C).
     Cancelled,
+    /// It runs on as a cluster job that the run stopped waiting for (`--detach`, or
+    /// Ctrl-C under a cluster executor); a later run picks up its result.
+    Detached { job: String },
     /// It should have run and did not: a bug in the scheduler.
     Internal { detail: String },
 }
@@ -77,6 +80,9 @@ impl fmt::Display for SkipReason {
                 )
             }
             SkipReason::Cancelled => write!(f, "interrupted"),
+            SkipReason::Detached { job } => {
+                write!(f, "still running as cluster job {job} (detached)")
+            }
             SkipReason::Internal { detail } => write!(f, "internal error: {detail}"),
         }
     }
@@ -116,6 +122,8 @@ pub struct Warning {
 #[non_exhaustive]
 pub enum Progress {
     Started { node: usize },
+    /// A started node is a cluster job with this id.
+    Submitted { node: usize, job: String },
     Done(Event),
     Warning(Warning),
 }
@@ -200,8 +208,21 @@ pub fn drive(
     opts: &RunOptions,
     on_progress: &mut dyn FnMut(&Progress),
 ) -> RunSummary {
+    drive_topology(plan, store, executor, topology(plan), opts, on_progress)
+}
+
+/// [`drive`] with a topology of the caller's making: a cluster executor gives each job its
+/// own GPU, so it clears the `gpu` devices that serialize local GPU stages.
+pub fn drive_topology(
+    plan: &Plan,
+    store: &Store,
+    executor: &mut dyn Executor,
+    topology: Topology,
+    opts: &RunOptions,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> RunSummary {
     let started = Instant::now();
-    let mut sched: Scheduler<Tables> = Scheduler::new(topology(plan), opts.jobs, opts.fail_fast);
+    let mut sched: Scheduler<Tables> = Scheduler::new(topology, opts.jobs, opts.fail_fast);
     let mut emit = |sched: &mut Scheduler<Tables>| {
         for p in sched.take_progress() {
             on_progress(&p);
@@ -233,6 +254,8 @@ pub fn drive(
                 sched.on_finished(node, key, outcome, duration_ms);
             }
             Some(Completion::Committed { node, error }) => sched.on_committed(node, error),
+            Some(Completion::Submitted { node, job }) => sched.on_submitted(node, job),
+            Some(Completion::Detached { node, job }) => sched.on_detached(node, job),
             Some(Completion::InputCorrupt {
                 node,
                 input,

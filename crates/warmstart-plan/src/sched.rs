@@ -339,6 +339,25 @@ impl<O: Clone> Scheduler<O> {
             .push(Progress::Warning(Warning { node, message }));
     }
 
+    /// A running node's job was handed to a cluster and has an id there (reported so a
+    /// user can follow it in the cluster's own tools). No state changes.
+    pub fn on_submitted(&mut self, node: usize, job: String) {
+        self.outbox.push(Progress::Submitted { node, job });
+    }
+
+    /// The run lets go of running node `i` without waiting for it (a cluster job that
+    /// goes on after the run detaches): it ends skipped, saying where it still runs. The
+    /// run stops dispatching, as on Ctrl-C.
+    pub fn on_detached(&mut self, i: usize, job: String) {
+        if !matches!(self.state[i], NodeState::Running) {
+            return;
+        }
+        self.stop = Some(Stop::Cancelled);
+        self.release_resources(i);
+        self.state[i] = NodeState::Skipped;
+        self.report(i, Status::Skipped, 0, None, Some(SkipReason::Detached { job }));
+    }
+
     /// Ctrl-C: stop dispatching; running stages finish and are recorded.
     pub fn on_cancel(&mut self) {
         self.stop = Some(Stop::Cancelled);

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use warmstart_cache::CacheKey;
 use warmstart_cache::store::{CacheError, EntryMeta, KeyLock, Lookup, PreparedEntry, Store};
-use warmstart_engine::{StageInput, StageRequest};
+use warmstart_engine::{Engine, StageInput, StageRequest};
 
 use crate::executor::{Completion, Job};
 use crate::plan::Plan;
@@ -141,8 +141,7 @@ pub fn run_job(plan: &Plan, store: &Store, job: Job) -> (Completion, Option<Pend
     }
 }
 
-/// Call the engine in a scratch directory that is removed afterwards; a panic in the
-/// engine becomes an error.
+/// Call the engine of plan node `i` (see [`call_engine`]).
 fn run_engine(
     plan: &Plan,
     i: usize,
@@ -150,12 +149,6 @@ fn run_engine(
     inputs: Vec<StageInput>,
 ) -> Result<warmstart_engine::StageOutput, String> {
     let node = &plan.nodes[i];
-    // Created by the engine only if it needs one (most do not).
-    let scratch = std::env::temp_dir().join(format!(
-        "warmstart-scratch-{}-{}",
-        std::process::id(),
-        key.short()
-    ));
     let request = StageRequest {
         stage: node.stage.clone(),
         coords: node.coords.clone(),
@@ -164,7 +157,7 @@ fn run_engine(
         seed: node.seed,
         inputs,
         threads: node.threads,
-        scratch_dir: Some(scratch.clone()),
+        scratch_dir: None,
         base_dir: plan
             .experiment
             .source
@@ -172,8 +165,24 @@ fn run_engine(
             .parent()
             .map(|p| p.to_path_buf()),
     };
-    let result =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| node.engine.run(&request)));
+    call_engine(node.engine.as_ref(), request, key)
+}
+
+/// Call an engine in a scratch directory private to `key` that is removed afterwards; a
+/// panic in the engine becomes an error. Every executor's jobs end up here.
+pub fn call_engine(
+    engine: &dyn Engine,
+    mut request: StageRequest,
+    key: CacheKey,
+) -> Result<warmstart_engine::StageOutput, String> {
+    // Created by the engine only if it needs one (most do not).
+    let scratch = std::env::temp_dir().join(format!(
+        "warmstart-scratch-{}-{}",
+        std::process::id(),
+        key.short()
+    ));
+    request.scratch_dir = Some(scratch.clone());
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.run(&request)));
     if scratch.exists() {
         let _ = std::fs::remove_dir_all(&scratch);
     }

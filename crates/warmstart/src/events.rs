@@ -26,6 +26,8 @@ fn coords(c: &[(String, Value)]) -> Coords {
 pub enum RunEvent {
     /// A stage instance started running (cache hits never start).
     Started(StartedEvent),
+    /// A started stage instance is a cluster job (`--executor slurm`): its job id.
+    Submitted(SubmittedEvent),
     /// A stage instance ended: ran, cached, failed or skipped. An instance can end twice
     /// (ran, then its entry could not be written: failed); the last one counts.
     Stage(StageEvent),
@@ -43,6 +45,15 @@ pub struct StartedEvent {
     pub label: String,
 }
 
+/// `{"v":1,"event":"submitted","label":"b[x=1]","job":"4711_3"}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubmittedEvent {
+    /// `stage` or `stage[a=1,b=2]`.
+    pub label: String,
+    /// The Slurm job (`4711`) or array task (`4711_3`) it runs as.
+    pub job: String,
+}
+
 /// A stage instance's end.
 #[derive(Debug, Clone, Serialize)]
 pub struct StageEvent {
@@ -57,7 +68,8 @@ pub struct StageEvent {
     /// The failure, or why it was skipped, in words.
     pub error: Option<String>,
     /// For skipped instances: `{"reason": "upstream-failed", "upstream": "a"}`,
-    /// `{"reason": "fail-fast"}`, `{"reason": "cancelled"}` or `{"reason": "internal", …}`.
+    /// `{"reason": "fail-fast"}`, `{"reason": "cancelled"}`, `{"reason": "detached", "job": "4711_3"}` or
+    /// `{"reason": "internal", …}`.
     pub skip_reason: Option<SkipReason>,
 }
 
@@ -94,6 +106,10 @@ impl RunEvent {
         Some(match p {
             Progress::Started { node } => RunEvent::Started(StartedEvent {
                 label: plan.nodes[*node].label(),
+            }),
+            Progress::Submitted { node, job } => RunEvent::Submitted(SubmittedEvent {
+                label: plan.nodes[*node].label(),
+                job: job.clone(),
             }),
             Progress::Done(ev) => RunEvent::Stage(StageEvent::from(ev)),
             Progress::Warning(w) => RunEvent::Warning(WarningEvent {

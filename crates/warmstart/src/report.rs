@@ -167,6 +167,11 @@ impl<W: Write, E: Write> PlainReporter<W, E> {
     fn report_unflushed(&mut self, event: &RunEvent) {
         match event {
             RunEvent::Started(_) => {}
+            RunEvent::Submitted(s) => {
+                if self.print_stages {
+                    self.write(&format!("submitted {} as Slurm job {}", s.label, s.job), false);
+                }
+            }
             RunEvent::Stage(ev) => {
                 if ev.status == Status::Failed {
                     self.failures.retain(|(l, _)| *l != ev.label);

@@ -3,7 +3,8 @@
 use warmstart::SkipReason;
 use warmstart::Status;
 use warmstart::events::{
-    RunEvent, StageEvent, StartedEvent, SummaryCounts, SummaryEvent, WarningEvent,
+    RunEvent, StageEvent, StartedEvent, SubmittedEvent, SummaryCounts, SummaryEvent,
+    WarningEvent,
 };
 
 fn stage(status: Status, error: Option<&str>, skip: Option<SkipReason>) -> RunEvent {
@@ -85,4 +86,23 @@ fn summary() {
         },
     });
     insta::assert_snapshot!(ev.to_json_line());
+}
+
+#[test]
+fn submitted() {
+    let ev = RunEvent::Submitted(SubmittedEvent {
+        label: "train[alpha=0.5]".into(),
+        job: "4711_3".into(),
+    });
+    insta::assert_snapshot!(ev.to_json_line());
+}
+
+#[test]
+fn stage_skipped_detached() {
+    let why = SkipReason::Detached {
+        job: "4711_3".into(),
+    };
+    insta::assert_snapshot!(
+        stage(Status::Skipped, Some(&why.to_string()), Some(why)).to_json_line()
+    );
 }

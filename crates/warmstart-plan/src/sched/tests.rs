@@ -319,3 +319,27 @@ fn a_node_left_waiting_without_a_stop_is_an_internal_error_not_fail_fast() {
         Some(SkipReason::Internal { .. })
     ));
 }
+
+#[test]
+fn a_detached_node_ends_skipped_with_its_job_and_the_run_stops_dispatching() {
+    let mut s = Scheduler::new(topo(vec![vec![], vec![], vec![0]]), 1, false);
+    assert_eq!(dispatch_all(&mut s), vec![0]);
+    s.on_submitted(0, "17_3".into());
+    assert!(matches!(
+        s.take_progress().as_slice(),
+        [Progress::Started { node: 0 }, Progress::Submitted { node: 0, job }] if job == "17_3"
+    ));
+    s.on_detached(0, "17_3".into());
+    assert!(s.is_idle());
+    assert_eq!(s.next_ready(), None, "nothing starts after detaching");
+    // Detaching a node that is not running changes nothing.
+    s.on_detached(2, "18".into());
+    let (summary, _) = s.finish(0);
+    assert_eq!(
+        status_of(&summary, 0),
+        (Status::Skipped, Some(SkipReason::Detached { job: "17_3".into() }))
+    );
+    assert_eq!(status_of(&summary, 1), (Status::Skipped, Some(SkipReason::Cancelled)));
+    assert_eq!(status_of(&summary, 2), (Status::Skipped, Some(SkipReason::Cancelled)));
+    assert!(summary.interrupted);
+}

@@ -1,0 +1,832 @@
+//! [`SlurmExecutor`]: the [`Executor`] that hands stage instances to Slurm.
+//!
+//! [`SlurmExecutor::prepare`] does what must happen before the scheduler starts: check
+//! that a cluster run can work at all (commands on PATH, a cache on a shared filesystem,
+//! plugins on it too, options Slurm accepts — all before anything is submitted), write
+//! the job specs, reattach to jobs an earlier run submitted, and submit the rest of the
+//! DAG at once (see [`crate::submit`]). Then the scheduler drives it like any executor: a
+//! node it dispatches is one whose job is already queued, and its completion comes when
+//! the job's status record appears. Nodes that cannot be jobs (local kinds, volatile
+//! stages) run on this machine's threads through a [`LocalExecutor`]; jobs downstream of
+//! them are submitted when they become ready.
+//!
+//! Liveness: one `squeue` for all of the run's jobs per poll interval (backing off while
+//! nothing changes). A job that left the queue without a status record either never
+//! started (cancelled because a job it depended on failed, or lost by a restarted
+//! controller: it is submitted again if its inputs are done) or died running (cancelled,
+//! out of time or memory: the node fails, naming the job and its log).
+//!
+//! On cancellation (Ctrl-C) it detaches: every queued job goes on, and its node ends
+//! `skipped` with the job's id; the next `warmstart run` reattaches.
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use warmstart_cache::store::{CacheError, Store};
+use warmstart_cache::CacheKey;
+use warmstart_engine::Determinism;
+use warmstart_plan::executor::{Completion, Executor, Job, LocalExecutor};
+use warmstart_plan::sched::{InputSource as SchedInput, JobOutcome};
+use warmstart_plan::status::{Freshness, assess, key_inputs, node_ref};
+use warmstart_plan::{Plan, Status};
+
+use crate::cluster::{Cluster, ClusterError, shell_quote};
+use crate::config::{Resources, SlurmConfig, runs_locally};
+use crate::jobspec::{FORMAT, InputSource, JobSpec, TaskList};
+use crate::records::{ExperimentJobs, LedgerEntry, Outcome, StatusRecord, now};
+use crate::submit::{Group, JobRef, Pending, array_indices, group_stage};
+
+/// Why a cluster run could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SlurmError {
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error(
+        "the cache {0} is on a node-local filesystem: Slurm jobs on other nodes would not see it. Use a --cache on a filesystem every node mounts (NFS, Lustre, GPFS), or set `allow_node_local_cache = true` in [executor] on a one-node cluster"
+    )]
+    NodeLocalCache(PathBuf),
+    #[error(
+        "plugin `{name}` ({path}) is not on the cache's filesystem ({cache}): compute nodes may not see it. Put the plugin on the shared filesystem next to the cache"
+    )]
+    PluginElsewhere {
+        name: String,
+        path: PathBuf,
+        cache: PathBuf,
+    },
+    #[error("Slurm refused the jobs of stage `{stage}`: {source}")]
+    Rejected {
+        stage: String,
+        #[source]
+        source: ClusterError,
+    },
+    #[error("cannot write the cluster records in the cache: {0}")]
+    Cache(#[from] CacheError),
+    #[error("the warmstart binary {0} cannot be found for the jobs to run")]
+    WorkerExe(PathBuf),
+}
+
+/// What the experiment's plugins are and where its relative paths start; the same for
+/// every spec of a run.
+#[derive(Debug, Clone, Default)]
+pub struct SpecContext {
+    pub plugins: Vec<(String, PathBuf)>,
+    pub base_dir: Option<PathBuf>,
+}
+
+/// What [`SlurmExecutor::prepare`] did, for the user.
+#[derive(Debug, Clone, Default)]
+pub struct SubmitReport {
+    /// (stage, job id, tasks) per `sbatch` call.
+    pub submitted: Vec<(String, String, usize)>,
+    /// Instances whose job from an earlier run is still queued or running.
+    pub adopted: usize,
+    /// Instances whose job from an earlier run finished while nobody watched.
+    pub finished_before: usize,
+    /// Instances that run here, or are submitted once what they need here is done.
+    pub later: usize,
+    /// Instances that are fresh in the cache.
+    pub fresh: usize,
+}
+
+/// The [`Executor`] that runs stage instances as Slurm jobs.
+pub struct SlurmExecutor<'scope, 'env> {
+    plan: &'env Plan,
+    store: &'env Store,
+    cluster: &'env dyn Cluster,
+    cfg: SlurmConfig,
+    ctx: SpecContext,
+    local: LocalExecutor<'scope, 'env>,
+    cancel: Arc<AtomicBool>,
+    /// Per node: runs as a Slurm job.
+    remote: Vec<bool>,
+    /// Per node: its job spec, once written.
+    spec: Vec<Option<String>>,
+    /// The current job of each node that has one.
+    job: HashMap<usize, JobRef>,
+    array_len: HashMap<String, usize>,
+    /// Nodes with a job and no status record seen yet.
+    live: BTreeSet<usize>,
+    /// Records seen for nodes the scheduler has not dispatched yet.
+    finished: HashMap<usize, StatusRecord>,
+    /// Dispatched nodes whose job's record is awaited.
+    watched: BTreeSet<usize>,
+    /// Left the queue without a record and never started: submit again when ready.
+    lost: HashSet<usize>,
+    resubmitted: HashSet<usize>,
+    /// Stage batches not yet submitted (the queue was full).
+    deferred: VecDeque<Vec<Pending>>,
+    /// Ready remote nodes waiting for a local input's entry to reach the disk.
+    waiting_commit: Vec<Job>,
+    uncommitted: HashSet<usize>,
+    keys: HashMap<usize, CacheKey>,
+    queued: VecDeque<Completion>,
+    next_status: Instant,
+    next_queue: Instant,
+    interval: Duration,
+    detached: bool,
+    report: SubmitReport,
+}
+
+const STATUS_EVERY: Duration = Duration::from_millis(200);
+
+impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
+    /// Check, write specs, reattach, and submit what can be submitted now.
+    #[allow(clippy::too_many_arguments)]
+    pub fn prepare(
+        plan: &'env Plan,
+        store: &'env Store,
+        cluster: &'env dyn Cluster,
+        cfg: SlurmConfig,
+        ctx: SpecContext,
+        local: LocalExecutor<'scope, 'env>,
+        cancel: Arc<AtomicBool>,
+    ) -> Result<Self, SlurmError> {
+        check_paths(store, &cfg, &ctx)?;
+        let n = plan.nodes.len();
+        let remote: Vec<bool> = plan
+            .nodes
+            .iter()
+            .map(|node| {
+                let hints = &plan.experiment.stages[node.stage_index].cluster;
+                !runs_locally(&node.kind.name, hints)
+                    && node.determinism() != Determinism::Volatile
+            })
+            .collect();
+        let interval = cfg.poll_interval;
+        let mut ex = SlurmExecutor {
+            plan,
+            store,
+            cluster,
+            cfg,
+            ctx,
+            local,
+            cancel,
+            remote,
+            spec: vec![None; n],
+            job: HashMap::new(),
+            array_len: HashMap::new(),
+            live: BTreeSet::new(),
+            finished: HashMap::new(),
+            watched: BTreeSet::new(),
+            lost: HashSet::new(),
+            resubmitted: HashSet::new(),
+            deferred: VecDeque::new(),
+            waiting_commit: Vec::new(),
+            uncommitted: HashSet::new(),
+            keys: HashMap::new(),
+            queued: VecDeque::new(),
+            next_status: Instant::now(),
+            next_queue: Instant::now() + interval,
+            interval,
+            detached: false,
+            report: SubmitReport::default(),
+        };
+        let to_submit = ex.write_specs_and_reattach()?;
+        ex.check_resources(&to_submit)?;
+        for batch in ex.batches(to_submit) {
+            ex.deferred.push_back(batch);
+        }
+        ex.submit_deferred()?;
+        Ok(ex)
+    }
+
+    /// What was submitted, adopted and left for later.
+    pub fn report(&self) -> &SubmitReport {
+        &self.report
+    }
+
+    /// Job specs for every instance that can be submitted now; reattach to earlier jobs.
+    /// Returns the nodes to submit.
+    fn write_specs_and_reattach(&mut self) -> Result<Vec<usize>, SlurmError> {
+        let plan = self.plan;
+        let assessment = assess(plan, self.store);
+        let fresh = &assessment.freshness;
+        // Nodes that cannot be pre-submitted: local to-run ones and everything below them.
+        let mut later = vec![false; plan.nodes.len()];
+        let mut candidates = Vec::new();
+        for (i, node) in plan.nodes.iter().enumerate() {
+            if fresh[i].is_fresh() {
+                self.report.fresh += 1;
+                continue;
+            }
+            if !self.remote[i] || node.inputs.iter().any(|&j| later[j]) {
+                later[i] = true;
+                self.report.later += 1;
+                continue;
+            }
+            let inputs = node
+                .inputs
+                .iter()
+                .map(|&j| match &fresh[j] {
+                    Freshness::Fresh { key, .. } => InputSource::Entry(*key),
+                    Freshness::Stale { .. } => {
+                        InputSource::Job(self.spec[j].clone().unwrap_or_default())
+                    }
+                })
+                .collect();
+            let spec = self.spec_for(i, inputs);
+            self.spec[i] = Some(spec.save(self.store)?);
+            candidates.push(i);
+        }
+        // Reattach: what earlier runs submitted for the same specs.
+        let ledger: Vec<(usize, LedgerEntry)> = candidates
+            .iter()
+            .filter_map(|&i| {
+                let e = LedgerEntry::load(self.store, self.spec[i].as_deref()?)?;
+                Some((i, e))
+            })
+            .collect();
+        let mut ids: Vec<String> = ledger
+            .iter()
+            .filter_map(|(_, e)| JobRef::parse(&e.job).map(|r| r.job))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let queue = if ids.is_empty() {
+            HashMap::new()
+        } else {
+            self.cluster.queue(&ids)?
+        };
+        let mut settled = HashSet::new();
+        for (i, entry) in ledger {
+            let spec = self.spec[i].clone().unwrap_or_default();
+            let record = StatusRecord::load(self.store, &spec).filter(|r| r.job == entry.job);
+            match record {
+                Some(r) if matches!(r.outcome, Outcome::Ok { .. }) => {
+                    self.report.finished_before += 1;
+                    self.finished.insert(i, r);
+                    settled.insert(i);
+                }
+                Some(_) => {} // failed: submitted again
+                None => {
+                    let alive = queue.get(&entry.job).is_some_and(|s| s.is_alive());
+                    if let (true, Some(r)) = (alive, JobRef::parse(&entry.job)) {
+                        self.report.adopted += 1;
+                        self.job.insert(i, r);
+                        self.live.insert(i);
+                        settled.insert(i);
+                    }
+                }
+            }
+        }
+        Ok(candidates
+            .into_iter()
+            .filter(|i| !settled.contains(i))
+            .collect())
+    }
+
+    /// The spec of node `i` with these input sources.
+    fn spec_for(&self, i: usize, inputs: Vec<InputSource>) -> JobSpec {
+        let plan = self.plan;
+        let node = &plan.nodes[i];
+        let zeros = vec![warmstart_cache::Digest([0; 32]); node.inputs.len()];
+        JobSpec {
+            v: FORMAT,
+            experiment: plan.experiment.name.clone(),
+            stage: node.stage.clone(),
+            coords: node.coords.clone(),
+            label: node.label(),
+            kind: node.kind.name.clone(),
+            engine: plan.experiment.stages[node.stage_index]
+                .engine
+                .as_ref()
+                .map(|e| e.value.clone()),
+            plugins: self.ctx.plugins.clone(),
+            base_dir: self.ctx.base_dir.clone(),
+            params: node.params.clone(),
+            seed: node.seed,
+            threads: node.threads,
+            key: key_inputs(plan, node, &zeros),
+            inputs,
+            ref_id: node_ref(plan, node),
+        }
+    }
+
+    fn resources(&self, i: usize) -> Resources {
+        let node = &self.plan.nodes[i];
+        let hints = &self.plan.experiment.stages[node.stage_index].cluster;
+        Resources::of(node.threads, node.gpu.is_some(), hints, &self.cfg)
+    }
+
+    /// `sbatch --test-only` once per distinct resource request: a bad partition is an
+    /// error before anything is submitted.
+    fn check_resources(&self, nodes: &[usize]) -> Result<(), SlurmError> {
+        let mut seen = HashSet::new();
+        for &i in nodes {
+            let r = self.resources(i);
+            if seen.insert(r.clone()) {
+                self.cluster
+                    .check(&r.sbatch_args(&self.cfg))
+                    .map_err(|source| SlurmError::Rejected {
+                        stage: self.plan.nodes[i].stage.clone(),
+                        source,
+                    })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The nodes to submit, one batch per stage, stages in dependency order.
+    fn batches(&self, nodes: Vec<usize>) -> Vec<Vec<Pending>> {
+        let plan = self.plan;
+        let stages = plan.experiment.stages.len();
+        // A stage's depth: 1 + the deepest stage it reads from (fixed point; few stages).
+        let mut depth = vec![0usize; stages];
+        loop {
+            let mut changed = false;
+            for node in &plan.nodes {
+                for &j in &node.inputs {
+                    let d = depth[plan.nodes[j].stage_index] + 1;
+                    if d > depth[node.stage_index] {
+                        depth[node.stage_index] = d;
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        let mut by_stage: Vec<Vec<Pending>> = (0..stages).map(|_| Vec::new()).collect();
+        for i in nodes {
+            by_stage[plan.nodes[i].stage_index].push(Pending {
+                node: i,
+                resources: self.resources(i),
+                waits_for: plan.nodes[i].inputs.clone(),
+            });
+        }
+        let mut order: Vec<usize> = (0..stages).collect();
+        order.sort_by_key(|&s| depth[s]);
+        order
+            .into_iter()
+            .map(|s| std::mem::take(&mut by_stage[s]))
+            .filter(|b| !b.is_empty())
+            .collect()
+    }
+
+    /// Submit deferred batches while the queue has room (`max_submitted`).
+    fn submit_deferred(&mut self) -> Result<(), SlurmError> {
+        while let Some(mut batch) = self.deferred.pop_front() {
+            // Already submitted on their own (dispatched while deferred), or doomed.
+            batch.retain(|p| !self.job.contains_key(&p.node) && !self.finished.contains_key(&p.node));
+            for p in &mut batch {
+                // Wait only for jobs that have not finished.
+                p.waits_for.retain(|d| self.live.contains(d));
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            let room = self.cfg.max_submitted.saturating_sub(self.live.len());
+            if room == 0 {
+                self.deferred.push_front(batch);
+                return Ok(());
+            }
+            if batch.len() > room {
+                let rest = batch.split_off(room);
+                self.deferred.push_front(rest);
+            }
+            // Upstream not submitted yet (deferred itself): this batch waits too.
+            if batch.iter().any(|p| {
+                self.plan.nodes[p.node]
+                    .inputs
+                    .iter()
+                    .any(|j| self.spec[*j].is_some() && !self.job.contains_key(j) && !self.finished.contains_key(j) && !self.keys.contains_key(j))
+            }) {
+                self.deferred.push_front(batch);
+                return Ok(());
+            }
+            for group in group_stage(&batch, &self.job, &self.array_len) {
+                self.submit_group(&group)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One `sbatch`: the task list first, then the job, then the ledger.
+    fn submit_group(&mut self, group: &Group) -> Result<(), SlurmError> {
+        let list = TaskList {
+            v: FORMAT,
+            tasks: group
+                .tasks
+                .iter()
+                .map(|&(n, t)| (t, self.spec[n].clone().unwrap_or_default()))
+                .collect(),
+        };
+        let list_name = list.save(self.store)?;
+        let logs = self.store.jobs_area("logs")?;
+        let first = group.tasks.first().map_or(0, |&(n, _)| n);
+        let stage = self.plan.nodes[first].stage.clone();
+        let mut args = group.resources.sbatch_args(&self.cfg);
+        args.push(format!("--job-name=ws-{stage}"));
+        let pattern = if group.array { "%A_%a.log" } else { "%j.log" };
+        args.push(format!("--output={}", logs.join(pattern).display()));
+        if group.array {
+            args.push(format!("--array={}", array_indices(&group.tasks)));
+        }
+        if let Some(dep) = &group.dependency {
+            args.push(format!("--dependency={dep}"));
+            args.push("--kill-on-invalid-dep=yes".into());
+        }
+        let command = format!(
+            "exec {} worker --cache {} --tasks {}",
+            shell_quote(&self.cfg.worker_exe.to_string_lossy()),
+            shell_quote(&self.store.root().to_string_lossy()),
+            list_name
+        );
+        let id = self
+            .cluster
+            .submit(&args, &command)
+            .map_err(|source| SlurmError::Rejected {
+                stage: stage.clone(),
+                source,
+            })?;
+        if group.array {
+            self.array_len.insert(id.clone(), group.tasks.len());
+        }
+        let mut exp = ExperimentJobs::load(self.store, &self.plan.experiment.name);
+        exp.jobs.push(id.clone());
+        exp.save(self.store)?;
+        for &(n, t) in &group.tasks {
+            let r = JobRef {
+                job: id.clone(),
+                task: group.array.then_some(t),
+            };
+            let entry = LedgerEntry {
+                v: FORMAT,
+                job: r.to_string(),
+                log: logs.join(format!("{r}.log")),
+                submitted_at: now(),
+            };
+            entry.save(self.store, self.spec[n].as_deref().unwrap_or_default())?;
+            self.job.insert(n, r);
+            self.live.insert(n);
+            self.lost.remove(&n);
+        }
+        self.report
+            .submitted
+            .push((stage, id, group.tasks.len()));
+        Ok(())
+    }
+
+    /// A ready remote node without a queued job: submit it alone, its inputs all done.
+    fn submit_ready(&mut self, job: Job) {
+        let node = job.node;
+        let mut inputs = Vec::new();
+        for (j, src) in &job.inputs {
+            let key = match src {
+                SchedInput::Cache(k) => Some(*k),
+                SchedInput::Memory(_) => self.keys.get(j).copied(),
+            };
+            match key {
+                Some(k) => inputs.push(InputSource::Entry(k)),
+                None => {
+                    return self.fail(node, job.key, "internal: an input's entry is unknown (please report)".into());
+                }
+            }
+        }
+        let spec = self.spec_for(node, inputs);
+        let saved = spec.save(self.store);
+        let result = saved.map_err(SlurmError::from).and_then(|id| {
+            self.spec[node] = Some(id);
+            let group = Group {
+                tasks: vec![(node, 0)],
+                resources: self.resources(node),
+                dependency: None,
+                array: false,
+            };
+            self.submit_group(&group)
+        });
+        match result {
+            Ok(()) => self.watch(node),
+            Err(e) => self.fail(node, job.key, format!("cannot submit it to Slurm: {e}")),
+        }
+    }
+
+    fn watch(&mut self, node: usize) {
+        self.watched.insert(node);
+        if let Some(r) = self.job.get(&node) {
+            self.queued.push_back(Completion::Submitted {
+                node,
+                job: r.to_string(),
+            });
+        }
+    }
+
+    fn fail(&mut self, node: usize, key: CacheKey, error: String) {
+        self.queued.push_back(Completion::Finished {
+            node,
+            key,
+            outcome: JobOutcome::Failed(error),
+            duration_ms: 0,
+            warnings: Vec::new(),
+        });
+    }
+
+    fn log_of(&self, node: usize) -> String {
+        self.spec[node]
+            .as_deref()
+            .and_then(|s| LedgerEntry::load(self.store, s))
+            .map_or_else(|| "none".into(), |e| e.log.display().to_string())
+    }
+
+    /// The completion a worker's record stands for.
+    fn completion(&self, node: usize, r: &StatusRecord) -> Completion {
+        match &r.outcome {
+            Outcome::Ok {
+                ran,
+                key,
+                output_digest,
+            } => Completion::Finished {
+                node,
+                key: *key,
+                outcome: JobOutcome::Ok {
+                    status: if *ran { Status::Ran } else { Status::Cached },
+                    digest: *output_digest,
+                    output: None,
+                    commit_pending: false,
+                },
+                duration_ms: r.duration_ms,
+                warnings: r.warnings.clone(),
+            },
+            Outcome::Failed { error } => Completion::Finished {
+                node,
+                key: CacheKey([0; 32]),
+                outcome: JobOutcome::Failed(format!(
+                    "{error} (Slurm job {}; log: {})",
+                    r.job,
+                    self.log_of(node)
+                )),
+                duration_ms: r.duration_ms,
+                warnings: r.warnings.clone(),
+            },
+        }
+    }
+
+    /// Read the status records that appeared since the last look.
+    fn check_status(&mut self) {
+        if self.live.is_empty() {
+            return;
+        }
+        let Ok(dir) = self.store.jobs_area("status") else {
+            return;
+        };
+        let names: HashSet<String> = std::fs::read_dir(&dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let live: Vec<usize> = self.live.iter().copied().collect();
+        for i in live {
+            let Some(spec) = self.spec[i].clone() else {
+                continue;
+            };
+            if !names.contains(&format!("{spec}.json")) {
+                continue;
+            }
+            let current = self.job.get(&i).map(ToString::to_string);
+            let Some(r) = StatusRecord::load(self.store, &spec).filter(|r| Some(&r.job) == current.as_ref())
+            else {
+                continue;
+            };
+            self.live.remove(&i);
+            if self.watched.remove(&i) {
+                let c = self.completion(i, &r);
+                self.queued.push_back(c);
+            } else {
+                self.finished.insert(i, r);
+            }
+        }
+    }
+
+    /// One `squeue` for every live job: a job gone without a record is lost or dead.
+    fn check_queue(&mut self) {
+        let mut ids: Vec<String> = self
+            .live
+            .iter()
+            .filter_map(|i| self.job.get(i).map(|r| r.job.clone()))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let Ok(queue) = self.cluster.queue(&ids) else {
+            // The controller did not answer (restarting?): ask again next time.
+            return;
+        };
+        // A record may have been written just before the job left the queue.
+        self.check_status();
+        let mut changed = false;
+        let live: Vec<usize> = self.live.iter().copied().collect();
+        for i in live {
+            let Some(r) = self.job.get(&i).cloned() else {
+                continue;
+            };
+            let state = queue.get(&r.to_string()).or_else(|| queue.get(&r.job));
+            if state.is_some_and(|s| s.is_alive()) {
+                continue;
+            }
+            changed = true;
+            self.live.remove(&i);
+            let log = PathBuf::from(self.log_of(i));
+            let started = log.exists();
+            if !started {
+                // Never ran: cancelled because a job it waited for failed, or lost.
+                self.job.remove(&i);
+                self.lost.insert(i);
+                if self.watched.remove(&i) {
+                    // Its inputs are done now: submit it again, once.
+                    if self.resubmitted.insert(i) {
+                        self.resubmit_watched(i);
+                    } else {
+                        self.fail(i, CacheKey([0; 32]), format!("Slurm job {r} left the queue twice without starting (cancelled? see `squeue`/`sacct`)"));
+                    }
+                }
+            } else if self.watched.remove(&i) {
+                let key = self.keys.get(&i).copied().unwrap_or(CacheKey([0; 32]));
+                self.fail(
+                    i,
+                    key,
+                    format!(
+                        "Slurm job {r} ended without reporting: it was cancelled, ran out of time or memory, or its node failed (log: {})",
+                        log.display()
+                    ),
+                );
+            } else {
+                self.lost.insert(i);
+                self.job.remove(&i);
+            }
+        }
+        self.interval = if changed {
+            self.cfg.poll_interval
+        } else {
+            (self.interval * 2).min(self.cfg.poll_interval * 6)
+        };
+    }
+
+    fn resubmit_watched(&mut self, i: usize) {
+        let group = Group {
+            tasks: vec![(i, 0)],
+            resources: self.resources(i),
+            dependency: None,
+            array: false,
+        };
+        match self.submit_group(&group) {
+            Ok(()) => self.watch(i),
+            Err(e) => self.fail(i, CacheKey([0; 32]), format!("cannot submit it to Slurm again: {e}")),
+        }
+    }
+
+    /// Track what passes from the local pool to the scheduler.
+    fn observe(&mut self, c: Completion) -> Completion {
+        match &c {
+            Completion::Finished {
+                node,
+                key,
+                outcome: JobOutcome::Ok { commit_pending, .. },
+                ..
+            } => {
+                self.keys.insert(*node, *key);
+                if *commit_pending {
+                    self.uncommitted.insert(*node);
+                }
+            }
+            Completion::Committed { node, .. } => {
+                self.uncommitted.remove(node);
+                let ready: Vec<Job> = {
+                    let (now, wait): (Vec<Job>, Vec<Job>) = std::mem::take(&mut self.waiting_commit)
+                        .into_iter()
+                        .partition(|j| j.inputs.iter().all(|(i, _)| !self.uncommitted.contains(i)));
+                    self.waiting_commit = wait;
+                    now
+                };
+                for j in ready {
+                    self.submit_ready(j);
+                }
+            }
+            _ => {}
+        }
+        c
+    }
+
+    fn detach_all(&mut self) {
+        self.detached = true;
+        for i in std::mem::take(&mut self.watched) {
+            let job = self.job.get(&i).map_or_else(|| "?".into(), ToString::to_string);
+            self.queued.push_back(Completion::Detached { node: i, job });
+        }
+        for j in std::mem::take(&mut self.waiting_commit) {
+            self.queued.push_back(Completion::Detached {
+                node: j.node,
+                job: "not submitted".into(),
+            });
+        }
+    }
+}
+
+impl Executor for SlurmExecutor<'_, '_> {
+    fn submit(&mut self, job: Job) {
+        let i = job.node;
+        if !self.remote[i] {
+            return self.local.submit(job);
+        }
+        if let Some(r) = self.finished.remove(&i) {
+            let c = self.completion(i, &r);
+            self.queued.push_back(c);
+            return;
+        }
+        if self.job.contains_key(&i) {
+            return self.watch(i);
+        }
+        if job.inputs.iter().any(|(j, _)| self.uncommitted.contains(j)) {
+            self.waiting_commit.push(job);
+            return;
+        }
+        self.submit_ready(job);
+    }
+
+    fn next_completion(&mut self, timeout: Duration) -> Option<Completion> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.cancel.load(Ordering::SeqCst) && !self.detached {
+                self.detach_all();
+            }
+            if let Some(c) = self.queued.pop_front() {
+                return Some(self.observe(c));
+            }
+            let now = Instant::now();
+            if now >= self.next_status {
+                self.check_status();
+                self.next_status = now + STATUS_EVERY;
+                if !self.queued.is_empty() {
+                    continue;
+                }
+            }
+            if now >= self.next_queue && !self.live.is_empty() {
+                self.check_queue();
+                self.next_queue = Instant::now() + self.interval;
+                let _ = self.submit_deferred();
+                if !self.queued.is_empty() {
+                    continue;
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            if let Some(c) = self.local.next_completion(left.min(Duration::from_millis(50))) {
+                return Some(self.observe(c));
+            }
+        }
+    }
+}
+
+/// Refuse a node-local cache, and plugins off the cache's filesystem, before anything is
+/// submitted.
+fn check_paths(store: &Store, cfg: &SlurmConfig, ctx: &SpecContext) -> Result<(), SlurmError> {
+    let root = std::fs::canonicalize(store.root()).unwrap_or_else(|_| store.root().to_path_buf());
+    if !cfg.allow_node_local_cache && is_node_local(&root) {
+        return Err(SlurmError::NodeLocalCache(root));
+    }
+    if !cfg.worker_exe.is_file() {
+        return Err(SlurmError::WorkerExe(cfg.worker_exe.clone()));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let dev = |p: &Path| std::fs::metadata(p).map(|m| m.dev()).ok();
+        let cache_dev = dev(&root);
+        for (name, path) in &ctx.plugins {
+            if !cfg.allow_node_local_cache && dev(path) != cache_dev {
+                return Err(SlurmError::PluginElsewhere {
+                    name: name.clone(),
+                    path: path.clone(),
+                    cache: root.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Paths that are private to one machine on every cluster.
+fn is_node_local(p: &Path) -> bool {
+    ["/tmp", "/dev/shm", "/run", "/var/run"]
+        .iter()
+        .any(|d| p.starts_with(d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_local_paths() {
+        assert!(is_node_local(Path::new("/tmp/x/cache")));
+        assert!(is_node_local(Path::new("/dev/shm/c")));
+        assert!(!is_node_local(Path::new("/scratch/c")));
+        assert!(!is_node_local(Path::new("/tmpfoo")));
+    }
+}
