@@ -147,15 +147,7 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
     ) -> Result<Self, SlurmError> {
         check_paths(store, &cfg, &ctx)?;
         let n = plan.nodes.len();
-        let remote: Vec<bool> = plan
-            .nodes
-            .iter()
-            .map(|node| {
-                let hints = &plan.experiment.stages[node.stage_index].cluster;
-                !runs_locally(&node.kind.name, hints)
-                    && node.determinism() != Determinism::Volatile
-            })
-            .collect();
+        let remote = remote_nodes(plan);
         let interval = cfg.poll_interval;
         let mut ex = SlurmExecutor {
             plan,
@@ -202,35 +194,17 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
     /// Job specs for every instance that can be submitted now; reattach to earlier jobs.
     /// Returns the nodes to submit.
     fn write_specs_and_reattach(&mut self) -> Result<Vec<usize>, SlurmError> {
-        let plan = self.plan;
-        let assessment = assess(plan, self.store);
-        let fresh = &assessment.freshness;
-        // Nodes that cannot be pre-submitted: local to-run ones and everything below them.
-        let mut later = vec![false; plan.nodes.len()];
+        let planned = plan_specs(self.plan, self.store, &self.remote, &self.ctx);
         let mut candidates = Vec::new();
-        for (i, node) in plan.nodes.iter().enumerate() {
-            if fresh[i].is_fresh() {
-                self.report.fresh += 1;
-                continue;
+        for (i, p) in planned.into_iter().enumerate() {
+            match p {
+                Planned::Fresh(_) => self.report.fresh += 1,
+                Planned::Later => self.report.later += 1,
+                Planned::Job(spec) => {
+                    self.spec[i] = Some(spec.save(self.store)?);
+                    candidates.push(i);
+                }
             }
-            if !self.remote[i] || node.inputs.iter().any(|&j| later[j]) {
-                later[i] = true;
-                self.report.later += 1;
-                continue;
-            }
-            let inputs = node
-                .inputs
-                .iter()
-                .map(|&j| match &fresh[j] {
-                    Freshness::Fresh { key, .. } => InputSource::Entry(*key),
-                    Freshness::Stale { .. } => {
-                        InputSource::Job(self.spec[j].clone().unwrap_or_default())
-                    }
-                })
-                .collect();
-            let spec = self.spec_for(i, inputs);
-            self.spec[i] = Some(spec.save(self.store)?);
-            candidates.push(i);
         }
         // Reattach: what earlier runs submitted for the same specs.
         let ledger: Vec<(usize, LedgerEntry)> = candidates
@@ -281,29 +255,7 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
 
     /// The spec of node `i` with these input sources.
     fn spec_for(&self, i: usize, inputs: Vec<InputSource>) -> JobSpec {
-        let plan = self.plan;
-        let node = &plan.nodes[i];
-        let zeros = vec![warmstart_cache::Digest([0; 32]); node.inputs.len()];
-        JobSpec {
-            v: FORMAT,
-            experiment: plan.experiment.name.clone(),
-            stage: node.stage.clone(),
-            coords: node.coords.clone(),
-            label: node.label(),
-            kind: node.kind.name.clone(),
-            engine: plan.experiment.stages[node.stage_index]
-                .engine
-                .as_ref()
-                .map(|e| e.value.clone()),
-            plugins: self.ctx.plugins.clone(),
-            base_dir: self.ctx.base_dir.clone(),
-            params: node.params.clone(),
-            seed: node.seed,
-            threads: node.threads,
-            key: key_inputs(plan, node, &zeros),
-            inputs,
-            ref_id: node_ref(plan, node),
-        }
+        spec_for(self.plan, &self.ctx, i, inputs)
     }
 
     fn resources(&self, i: usize) -> Resources {
@@ -780,6 +732,86 @@ impl Executor for SlurmExecutor<'_, '_> {
                 return Some(self.observe(c));
             }
         }
+    }
+}
+
+
+/// What a run would do with each node under the Slurm executor.
+#[derive(Debug)]
+pub enum Planned {
+    /// Fresh in the cache under this key.
+    Fresh(CacheKey),
+    /// Runs here, or is submitted once what runs here is done.
+    Later,
+    /// Can be submitted now: its job spec.
+    Job(Box<JobSpec>),
+}
+
+/// The job spec of every node that can be submitted now (inputs fresh or themselves
+/// submittable), in node order.
+pub fn plan_specs(plan: &Plan, store: &Store, remote: &[bool], ctx: &SpecContext) -> Vec<Planned> {
+    let assessment = assess(plan, store);
+    let fresh = &assessment.freshness;
+    let mut out: Vec<Planned> = Vec::with_capacity(plan.nodes.len());
+    let mut ids: Vec<Option<String>> = vec![None; plan.nodes.len()];
+    for (i, node) in plan.nodes.iter().enumerate() {
+        if let Freshness::Fresh { key, .. } = &fresh[i] {
+            out.push(Planned::Fresh(*key));
+            continue;
+        }
+        if !remote[i] || node.inputs.iter().any(|&j| matches!(out[j], Planned::Later)) {
+            out.push(Planned::Later);
+            continue;
+        }
+        let inputs = node
+            .inputs
+            .iter()
+            .map(|&j| match &out[j] {
+                Planned::Fresh(key) => InputSource::Entry(*key),
+                _ => InputSource::Job(ids[j].clone().unwrap_or_default()),
+            })
+            .collect();
+        let spec = spec_for(plan, ctx, i, inputs);
+        ids[i] = Some(spec.id());
+        out.push(Planned::Job(Box::new(spec)));
+    }
+    out
+}
+
+/// Which nodes run as Slurm jobs: not a local kind (or `local = false`), not volatile.
+pub fn remote_nodes(plan: &Plan) -> Vec<bool> {
+    plan.nodes
+        .iter()
+        .map(|node| {
+            let hints = &plan.experiment.stages[node.stage_index].cluster;
+            !runs_locally(&node.kind.name, hints) && node.determinism() != Determinism::Volatile
+        })
+        .collect()
+}
+
+/// The job spec of plan node `i` with these input sources.
+pub fn spec_for(plan: &Plan, ctx: &SpecContext, i: usize, inputs: Vec<InputSource>) -> JobSpec {
+    let node = &plan.nodes[i];
+    let zeros = vec![warmstart_cache::Digest([0; 32]); node.inputs.len()];
+    JobSpec {
+        v: FORMAT,
+        experiment: plan.experiment.name.clone(),
+        stage: node.stage.clone(),
+        coords: node.coords.clone(),
+        label: node.label(),
+        kind: node.kind.name.clone(),
+        engine: plan.experiment.stages[node.stage_index]
+            .engine
+            .as_ref()
+            .map(|e| e.value.clone()),
+        plugins: ctx.plugins.clone(),
+        base_dir: ctx.base_dir.clone(),
+        params: node.params.clone(),
+        seed: node.seed,
+        threads: node.threads,
+        key: key_inputs(plan, node, &zeros),
+        inputs,
+        ref_id: node_ref(plan, node),
     }
 }
 

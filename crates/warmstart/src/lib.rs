@@ -44,6 +44,8 @@ pub mod events;
 pub mod load;
 pub mod report;
 pub mod run;
+#[cfg(feature = "slurm")]
+pub mod slurm;
 
 pub use events::{EVENT_FORMAT_VERSION, RunEvent};
 pub use load::{LoadError, load, registry, registry_for};

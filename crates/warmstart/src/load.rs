@@ -2,7 +2,7 @@
 //! (built-ins, the project file's plugins, the experiment's own plugins) and bind every
 //! stage instance to its engine.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use warmstart_native::NativeEngine;
@@ -80,6 +80,30 @@ pub fn registry_for(experiment: &Experiment) -> Result<Registry, SpecErrors> {
     }
 }
 
+/// The experiment's plugins, as registered by [`registry_for`]: the project file's (unless
+/// the experiment declares the same name) and the experiment's own, paths resolved.
+pub fn plugin_paths(experiment: &Experiment) -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    let base = experiment.source.path.parent();
+    if let Ok(Some(project)) = warmstart_spec::load_project_for(&experiment.source.path) {
+        let dir = project.source.path.parent();
+        for d in &project.engines {
+            if !experiment.engines.iter().any(|e| e.name.value == d.name.value) {
+                out.push((d.name.value.clone(), plugins::resolve(dir, &d.path.value)));
+            }
+        }
+    }
+    for d in &experiment.engines {
+        out.push((d.name.value.clone(), plugins::resolve(base, &d.path.value)));
+    }
+    out
+}
+
+/// Register plugins from files (a worker rebuilding the registry of a job spec).
+pub fn add_plugins(r: &mut Registry, list: &[(String, PathBuf)]) -> Result<(), String> {
+    plugins::add_files(r, list)
+}
+
 #[cfg(feature = "plugins")]
 mod plugins {
     //! Loading `[engines.NAME]` plugin declarations.
@@ -87,9 +111,26 @@ mod plugins {
     use std::path::Path;
     use std::sync::Arc;
 
+    use std::path::PathBuf;
+
     use warmstart_plan::Registry;
     use warmstart_plugin_host::{PluginEngine, resolve_plugin_path};
     use warmstart_spec::{EngineDecl, SourceFile, SpecError};
+
+    /// A declared plugin path, resolved against the declaring file's directory.
+    pub fn resolve(base: Option<&Path>, path: &str) -> PathBuf {
+        resolve_plugin_path(base, path)
+    }
+
+    /// Load plugins from resolved paths.
+    pub fn add_files(r: &mut Registry, list: &[(String, PathBuf)]) -> Result<(), String> {
+        for (name, path) in list {
+            let engine = PluginEngine::load(path)
+                .map_err(|e| format!("cannot load plugin `{name}` ({}): {e}", path.display()))?;
+            r.add_named(name, Arc::new(engine));
+        }
+        Ok(())
+    }
 
     /// Load the declared plugins (paths relative to `base`, the declaring file's directory).
     pub fn add(
@@ -128,8 +169,21 @@ mod plugins {
     use std::path::Path;
     use std::sync::Arc;
 
+    use std::path::PathBuf;
+
     use warmstart_plan::Registry;
     use warmstart_spec::{EngineDecl, SourceFile, SpecError};
+
+    pub fn resolve(base: Option<&Path>, path: &str) -> PathBuf {
+        base.map_or_else(|| PathBuf::from(path), |b| b.join(path))
+    }
+
+    pub fn add_files(_r: &mut Registry, list: &[(String, PathBuf)]) -> Result<(), String> {
+        match list.first() {
+            None => Ok(()),
+            Some((name, _)) => Err(format!("plugin `{name}`: this build cannot load plugins (the `plugins` feature is off)")),
+        }
+    }
 
     pub fn add(
         _r: &mut Registry,

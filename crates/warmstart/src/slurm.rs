@@ -1,0 +1,217 @@
+//! Running an experiment on a Slurm cluster: submit (or reattach to) its jobs and follow
+//! them to the end with the same events as a local run; `--detach`; the worker entry
+//! point; cancel; and a per-instance view of where an experiment's jobs stand.
+//!
+//! The executor itself is `warmstart-slurm`; this module wires it to the facade's engine
+//! registry (the worker rebuilds the same engines from its job spec) and reporters.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use warmstart_cache::store::Store;
+use warmstart_plan::executor::LocalExecutor;
+use warmstart_plan::run::{RunOptions, RunSummary, drive_topology, topology};
+use warmstart_plan::{Plan, Registry};
+use warmstart_slurm::executor::{Planned, SpecContext, SubmitReport, plan_specs, remote_nodes};
+use warmstart_slurm::records::{ExperimentJobs, LedgerEntry, Outcome, StatusRecord};
+use warmstart_slurm::submit::JobRef;
+use warmstart_slurm::worker::{job_id_from_env, run_task};
+use warmstart_slurm::{Cluster, JobSpec, SlurmExecutor};
+
+pub use warmstart_slurm::{ClusterError, SlurmCommands, SlurmConfig, SlurmError};
+pub use warmstart_spec::{ExecutorKind, ExecutorSpec};
+
+use crate::events::RunEvent;
+use crate::report::Reporter;
+
+/// How a Slurm run went: the run's summary (as for a local run) and what was submitted.
+#[derive(Debug, Clone)]
+pub struct SlurmRun {
+    pub summary: RunSummary,
+    pub submitted: SubmitReport,
+}
+
+/// The project file's `[executor]` table for this experiment, if any.
+pub fn executor_spec(plan: &Plan) -> Option<ExecutorSpec> {
+    warmstart_spec::load_project_for(&plan.experiment.source.path)
+        .ok()
+        .flatten()
+        .and_then(|p| p.executor)
+}
+
+/// Submit the experiment's missing instances to Slurm (reattaching to jobs an earlier run
+/// submitted) and, unless `detach`, follow them to the end. Errors come before anything
+/// is submitted.
+pub fn run_on_slurm(
+    plan: &Plan,
+    store: &Store,
+    opts: &RunOptions,
+    cfg: SlurmConfig,
+    cluster: &dyn Cluster,
+    detach: bool,
+    reporter: &mut dyn Reporter,
+) -> Result<SlurmRun, SlurmError> {
+    let _ = store.clean_tmp();
+    let ctx = spec_context(plan);
+    // Cluster jobs do not take local thread slots: the scheduler may have every queued
+    // job "running" at once; local stages still share `jobs` threads among themselves.
+    let jobs = opts.jobs.max(1) + cfg.max_submitted;
+    let remote = remote_nodes(plan);
+    let mut topo = topology(plan);
+    for (i, r) in remote.iter().enumerate() {
+        if *r {
+            // Each job gets its own GPU from Slurm.
+            topo.gpu[i] = None;
+        }
+    }
+    std::thread::scope(|scope| {
+        let local = LocalExecutor::new(scope, plan, store);
+        let mut ex = SlurmExecutor::prepare(plan, store, cluster, cfg, ctx, local, opts.cancel.clone())?;
+        let submitted = ex.report().clone();
+        if detach {
+            return Ok(SlurmRun {
+                summary: RunSummary::default(),
+                submitted,
+            });
+        }
+        let o = RunOptions {
+            jobs,
+            fail_fast: opts.fail_fast,
+            cancel: opts.cancel.clone(),
+        };
+        let summary = drive_topology(plan, store, &mut ex, topo, &o, &mut |p| {
+            if let Some(ev) = RunEvent::from_progress(plan, p) {
+                reporter.report(&ev);
+            }
+        });
+        reporter.report(&RunEvent::summary(plan, &summary));
+        Ok(SlurmRun { summary, submitted })
+    })
+}
+
+/// The experiment's plugins (absolute paths) and directory, as job specs record them.
+fn spec_context(plan: &Plan) -> SpecContext {
+    let dir = plan.experiment.source.path.parent().map(Path::to_path_buf);
+    let abs = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+    SpecContext {
+        plugins: crate::load::plugin_paths(&plan.experiment)
+            .into_iter()
+            .map(|(n, p)| (n, abs(p)))
+            .collect(),
+        base_dir: dir.map(abs),
+    }
+}
+
+/// The engines a job spec may use: the built-ins and the spec's plugins.
+fn registry_for_spec(spec: &JobSpec) -> Result<Registry, String> {
+    let mut r = crate::load::registry(spec.base_dir.as_deref());
+    crate::load::add_plugins(&mut r, &spec.plugins)?;
+    Ok(r)
+}
+
+/// `warmstart worker`: run task `task` of task list `tasks` (in the cache at `cache`) as
+/// the current Slurm job. The status record it wrote.
+pub fn worker(cache: &Path, tasks: &str, task: u32) -> Result<StatusRecord, String> {
+    let store = Store::open(cache).map_err(|e| e.to_string())?;
+    run_task(&store, tasks, task, &job_id_from_env(), &registry_for_spec)
+}
+
+/// Cancel every queued or running job of the experiment; the jobs cancelled.
+pub fn cancel(plan: &Plan, store: &Store, cluster: &dyn Cluster) -> Result<Vec<String>, SlurmError> {
+    let jobs = ExperimentJobs::load(store, &plan.experiment.name);
+    let queue = cluster.queue(&jobs.jobs)?;
+    let mut alive: Vec<String> = queue
+        .iter()
+        .filter(|(_, s)| s.is_alive())
+        .filter_map(|(id, _)| JobRef::parse(id).map(|r| r.job))
+        .collect();
+    alive.sort();
+    alive.dedup();
+    cluster.cancel(&alive)?;
+    Ok(alive)
+}
+
+/// Where one instance stands with respect to the cluster.
+#[derive(Debug, Clone, Serialize)]
+pub struct InstanceState {
+    pub label: String,
+    /// `fresh`, `queued`, `finished`, `failed`, `lost`, `not submitted` or `later`.
+    pub state: &'static str,
+    /// The Slurm job (`123_4`) and its queue state, when it has one.
+    pub job: Option<String>,
+    pub detail: Option<String>,
+    pub log: Option<PathBuf>,
+}
+
+/// Every instance's state: fresh in the cache, queued (per one `squeue`), finished or
+/// failed (per its worker's record), lost, or never submitted.
+pub fn status(plan: &Plan, store: &Store, cluster: &dyn Cluster) -> Result<Vec<InstanceState>, SlurmError> {
+    let ctx = spec_context(plan);
+    let planned = plan_specs(plan, store, &remote_nodes(plan), &ctx);
+    let ledger: Vec<Option<(String, LedgerEntry)>> = planned
+        .iter()
+        .map(|p| match p {
+            Planned::Job(spec) => {
+                let id = spec.id();
+                LedgerEntry::load(store, &id).map(|e| (id, e))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut ids: Vec<String> = ledger
+        .iter()
+        .flatten()
+        .filter_map(|(_, e)| JobRef::parse(&e.job).map(|r| r.job))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let queue = cluster.queue(&ids)?;
+    let mut out = Vec::with_capacity(plan.nodes.len());
+    for (i, p) in planned.iter().enumerate() {
+        let label = plan.nodes[i].label();
+        let mut s = InstanceState {
+            label,
+            state: "not submitted",
+            job: None,
+            detail: None,
+            log: None,
+        };
+        match (p, &ledger[i]) {
+            (Planned::Fresh(_), _) => s.state = "fresh",
+            (Planned::Later, _) => {
+                s.state = "later";
+                s.detail = Some("runs here, or is submitted when what it needs is done".into());
+            }
+            (Planned::Job(_), None) => {}
+            (Planned::Job(_), Some((id, e))) => {
+                s.job = Some(e.job.clone());
+                s.log = Some(e.log.clone());
+                let record = StatusRecord::load(store, id).filter(|r| r.job == e.job);
+                match (record.map(|r| r.outcome), queue.get(&e.job)) {
+                    (Some(Outcome::Ok { .. }), _) => s.state = "finished",
+                    (Some(Outcome::Failed { error }), _) => {
+                        s.state = "failed";
+                        s.detail = Some(error);
+                    }
+                    (None, Some(q)) if q.is_alive() => {
+                        s.state = "queued";
+                        s.detail = Some(q.0.clone());
+                    }
+                    (None, _) => {
+                        s.state = "lost";
+                        s.detail = Some("left the queue without a status record (cancelled, out of time, or never started); `warmstart run` submits it again".into());
+                    }
+                }
+            }
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+/// Resolve the Slurm configuration for a run: the project's `[executor]` table and the
+/// `warmstart` binary the jobs run.
+pub fn config(plan: &Plan, worker_exe: PathBuf) -> SlurmConfig {
+    SlurmConfig::new(executor_spec(plan).as_ref(), worker_exe)
+}
+
