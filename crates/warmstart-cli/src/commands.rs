@@ -354,9 +354,9 @@ pub fn gc(files: &[std::path::PathBuf], cache: &Path, apply: bool) -> Result<(),
 
 pub fn schema(project: bool) -> Result<(), Failure> {
     let schema = if project {
-        warmstart_spec::project_json_schema()
+        warmstart::describe::project_schema()
     } else {
-        warmstart_spec::json_schema(&registry(None).kinds())
+        warmstart::describe::experiment_schema()
     };
     let mut out = Output::stdout();
     out.line(format_args!(
@@ -369,12 +369,8 @@ pub fn schema(project: bool) -> Result<(), Failure> {
 /// `plugins list [FILE]`: the engines an experiment can use (built-ins, plus its plugins).
 pub fn plugins_list(file: Option<&Path>) -> Result<(), Failure> {
     let reg = match file {
-        Some(f) => {
-            let exp = warmstart_spec::load(f)
-                .map_err(|e| Failure::Invalid(crate::context::render_all(&e)))?;
-            warmstart::registry_for(&exp)
-                .map_err(|e| Failure::Invalid(crate::context::render_all(&e)))?
-        }
+        Some(f) => warmstart::engines_for_file(f)
+            .map_err(|e| Failure::Invalid(crate::context::render_all(&e.0)))?,
         None => registry(None),
     };
     let mut out = Output::stdout();
@@ -393,7 +389,7 @@ pub fn plugins_list(file: Option<&Path>) -> Result<(), Failure> {
 
 /// `plugins check PATH`: load a plugin and describe it, or say why it cannot load.
 pub fn plugins_check(path: &Path) -> Result<(), Failure> {
-    match warmstart_plugin_host::describe(path) {
+    match warmstart::describe::plugin(path) {
         Ok(text) => {
             let mut out = Output::stdout();
             out.line(format_args!("{text}"));

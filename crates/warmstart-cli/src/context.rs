@@ -15,7 +15,7 @@ use crate::render::render_diagnostic;
 /// rendering scans the file, and a generated file can hold thousands of the same mistake.)
 const MAX_RENDERED_ERRORS: usize = 50;
 
-pub fn render_all(errors: &warmstart_spec::SpecErrors) -> String {
+pub fn render_all(errors: &warmstart::SpecErrors) -> String {
     let mut parts: Vec<String> = errors
         .0
         .iter()

@@ -50,7 +50,9 @@
 //! - [`export::export`] — Parquet files, figures and `index.json` under one directory,
 //!   every path checked, returning an [`export::ExportReport`];
 //! - [`gc::gc`] — entries no experiment uses ([`gc::live_keys`]), a [`gc::GcReport`];
-//! - [`verify`] — digest checks of the entries an experiment uses, with quarantine.
+//! - [`verify`] — digest checks of the entries an experiment uses, with quarantine;
+//! - [`describe`] — the stage graph as DOT/Mermaid/JSON, the JSON Schemas, a plugin
+//!   file's description; [`engines_for_file`] — the engines an experiment can use.
 //!
 //! Each returns data (serde types where a front end renders them) or a `#[non_exhaustive]`
 //! thiserror error; rendering, exit codes and progress bars are the front end's.
@@ -61,6 +63,7 @@
 #![deny(missing_docs)]
 
 pub mod cache;
+pub mod describe;
 pub mod events;
 pub mod export;
 pub mod gc;
@@ -74,7 +77,7 @@ pub mod verify;
 
 pub use cache::{OpenCacheError, open_cache};
 pub use events::{EVENT_FORMAT_VERSION, RunEvent};
-pub use load::{LoadError, load, registry, registry_for};
+pub use load::{LoadError, engines_for_file, load, registry, registry_for};
 pub use report::{JsonReporter, PlainReporter, Reporter};
 pub use run::{RunError, run};
 
