@@ -1,5 +1,6 @@
-//! Loading an experiment into a plan and opening the cache: the shared first steps of
-//! every command, with errors turned into [`Failure`]s.
+//! The shared first steps of every command (load the experiment, open the cache, select
+//! instances) over the facade, and the rendering of the facade's errors into
+//! [`Failure`]s: the messages that name command-line flags live here, not in the library.
 
 use std::path::Path;
 
@@ -10,11 +11,11 @@ use warmstart::{Plan, Store};
 use crate::Failure;
 use crate::render::render_diagnostic;
 
-/// Render every error of a set, each with its own snippet.
 /// At most this many errors are rendered with a snippet; the rest are counted. (Each
 /// rendering scans the file, and a generated file can hold thousands of the same mistake.)
 const MAX_RENDERED_ERRORS: usize = 50;
 
+/// Render every error of a set, each with its own snippet.
 pub fn render_all(errors: &warmstart::SpecErrors) -> String {
     let mut parts: Vec<String> = errors
         .0
