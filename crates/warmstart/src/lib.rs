@@ -39,7 +39,7 @@
 //! ```
 //!
 //! The pieces, one per thing a front end does:
-//! - [`load`] — spec → expand → bind to engines, with the project file's and the
+//! - [`load()`] — spec → expand → bind to engines, with the project file's and the
 //!   experiment's plugins ([`registry`], [`registry_for`]); [`open_cache`] opens a cache;
 //! - [`assess`] — what is fresh; [`status::plan_rows`] (every instance, fresh or stale and
 //!   why) and [`status::explain`] (one instance's key, component by component);

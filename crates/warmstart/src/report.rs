@@ -12,7 +12,7 @@ use warmstart_plan::run::Status;
 
 use crate::events::{RunEvent, StageEvent};
 
-/// Receives every event of a run, in order, on the thread that called [`crate::run`].
+/// Receives every event of a run, in order, on the thread that called [`crate::run()`].
 pub trait Reporter {
     /// Receive one event.
     fn report(&mut self, event: &RunEvent);
