@@ -6,25 +6,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde_json::json;
-use warmstart::Reporter;
-use warmstart_engine::Value;
-use warmstart_plan::run::RunOptions;
-use warmstart_plan::status::Freshness;
-use warmstart_plan::{Plan, assess};
+use warmstart::status::{SeedOrigin, Verdict};
+use warmstart::{Reporter, RunOptions, assess};
 
-use crate::context::{coords_match, load_plan, open_store, parse_at, registry};
+use crate::context::{load_plan, open_store, read_failure, registry, select};
 use crate::output::{Output, eprint_line};
 use crate::render::{csv, json_rows, pretty};
 use crate::{Failure, Format};
-
-pub fn coords_json(coords: &[(String, Value)]) -> serde_json::Value {
-    serde_json::Value::Object(
-        coords
-            .iter()
-            .map(|(a, v)| (a.clone(), v.to_json()))
-            .collect(),
-    )
-}
 
 /// Install the Ctrl-C handler: the first press stops dispatching, the second exits.
 fn install_interrupt() -> Arc<AtomicBool> {
@@ -85,9 +73,6 @@ pub fn run(
 ) -> Result<(), Failure> {
     let plan = load_plan(file)?;
     let store = open_store(cache)?;
-    store
-        .clean_tmp()
-        .map_err(|e| Failure::Stage(format!("error: {e}")))?;
     if verify {
         crate::verify::before_run(&plan, &store)?;
     }
@@ -107,11 +92,11 @@ pub fn run(
     let (summary, written) = if json_out {
         let mut reporter = warmstart::JsonReporter::new(BufWriter::new(std::io::stdout().lock()))
             .with_plain_warnings(Box::new(std::io::stderr()));
-        let summary = warmstart::run(&plan, &store, &opts, &mut reporter);
+        let summary = warmstart::run(&plan, &store, &opts, &mut reporter).map_err(run_failure)?;
         (summary, output_error(reporter.error()))
     } else if std::io::stderr().is_terminal() {
         let mut reporter = crate::progress::ProgressReporter::new(plan.nodes.len() as u64);
-        let summary = warmstart::run(&plan, &store, &opts, &mut reporter);
+        let summary = warmstart::run(&plan, &store, &opts, &mut reporter).map_err(run_failure)?;
         reporter.finish();
         (summary, output_error(reporter.error()))
     } else {
@@ -121,7 +106,7 @@ pub fn run(
             // and a second Ctrl-C must get through while stages are still running.
             std::io::stderr(),
         );
-        let summary = warmstart::run(&plan, &store, &opts, &mut reporter);
+        let summary = warmstart::run(&plan, &store, &opts, &mut reporter).map_err(run_failure)?;
         (summary, output_error(reporter.error()))
     };
     if summary.interrupted {
@@ -131,6 +116,11 @@ pub fn run(
     } else {
         written
     }
+}
+
+/// A run that could not start (its temp directory could not be cleaned): nothing ran.
+fn run_failure(e: warmstart::RunError) -> Failure {
+    Failure::Stage(format!("error: {e}"))
 }
 
 /// A write error on the run's output: a closed pipe ends quietly, others are reported.
@@ -148,34 +138,28 @@ fn output_error(e: Option<&std::io::Error>) -> Result<(), Failure> {
 pub fn plan(file: &Path, cache: &Path, json_out: bool) -> Result<(), Failure> {
     let plan = load_plan(file)?;
     let store = open_store(cache)?;
-    let a = assess(&plan, &store);
+    let rows = warmstart::status::plan_rows(&plan, &assess(&plan, &store));
     let mut out = Output::stdout();
     let mut fresh = 0;
-    for (node, f) in plan.nodes.iter().zip(&a.freshness) {
-        let (status, reasons) = match f {
-            Freshness::Fresh { .. } => ("fresh", &[][..]),
-            Freshness::Stale { reasons, .. } => ("stale", reasons.as_slice()),
-        };
-        if f.is_fresh() {
+    for row in &rows {
+        let status = if row.fresh { "fresh" } else { "stale" };
+        if row.fresh {
             fresh += 1;
         }
         if json_out {
             let line = json!({
-                "stage": node.stage,
-                "coords": coords_json(&node.coords),
-                "key": f.key().map(|k| k.to_string()),
+                "stage": row.stage,
+                "coords": row.coords,
+                "key": row.key.map(|k| k.to_string()),
                 "status": status,
-                "reasons": reasons,
+                "reasons": row.reasons,
             });
             out.line(format_args!("{line}"));
         } else {
-            let key = f.key().map(|k| k.short()).unwrap_or_else(|| "?".repeat(12));
-            let first = reasons.first().cloned().unwrap_or_default();
-            out.line(format_args!(
-                "{status:<7}{:<40} {key}  {first}",
-                node.label()
-            ));
-            for r in reasons.iter().skip(1) {
+            let key = row.key.map(|k| k.short()).unwrap_or_else(|| "?".repeat(12));
+            let first = row.reasons.first().cloned().unwrap_or_default();
+            out.line(format_args!("{status:<7}{:<40} {key}  {first}", row.label));
+            for r in row.reasons.iter().skip(1) {
                 out.line(format_args!("{:<61}{r}", ""));
             }
         }
@@ -195,119 +179,68 @@ pub fn plan(file: &Path, cache: &Path, json_out: bool) -> Result<(), Failure> {
     out.finish()
 }
 
-fn select(plan: &Plan, stage: &str, at: &[String]) -> Result<Vec<usize>, Failure> {
-    let at = parse_at(at)?;
-    if !plan.experiment.stages.iter().any(|s| s.name == stage) {
-        let names: Vec<&str> = plan
-            .experiment
-            .stages
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect();
-        let hint = warmstart_spec::did_you_mean(stage, names.iter().copied())
-            .unwrap_or_else(|| format!("stages: {}", names.join(", ")));
-        return Err(Failure::Invalid(format!(
-            "error: {} has no stage `{stage}`\n  help: {hint}",
-            plan.experiment.source.path.display()
-        )));
-    }
-    let nodes: Vec<usize> = plan
-        .nodes_of(stage)
-        .into_iter()
-        .filter(|&i| coords_match(&plan.nodes[i].coords, &at))
-        .collect();
-    if nodes.is_empty() {
-        return Err(Failure::Invalid(format!(
-            "error: no instance of `{stage}` matches {}\n  help: `warmstart plan FILE` lists the instances and their coordinates",
-            at.iter()
-                .map(|(a, v)| format!("{a}={v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
-    Ok(nodes)
-}
-
 pub fn why(file: &Path, cache: &Path, stage: &str, at: &[String]) -> Result<(), Failure> {
     let plan = load_plan(file)?;
     let store = open_store(cache)?;
     let nodes = select(&plan, stage, at)?;
     let a = assess(&plan, &store);
     let mut out = Output::stdout();
-    for i in nodes {
-        let node = &plan.nodes[i];
-        let Some(ki) = a.key_inputs(&plan, i) else {
-            continue;
-        };
-        let f = &a.freshness[i];
-        let status = if f.is_fresh() { "fresh" } else { "stale" };
-        out.line(format_args!("{}: {status}", node.label()));
+    for x in warmstart::status::explain(&plan, &a, &nodes) {
+        let status = if x.fresh { "fresh" } else { "stale" };
+        out.line(format_args!("{}: {status}", x.label));
         out.line(format_args!(
             "  key            {}",
-            f.key()
+            x.key
                 .map(|k| k.to_string())
                 .unwrap_or_else(|| "(unknown until its inputs are recomputed)".into())
         ));
-        out.line(format_args!("  kind           {}", ki.kind));
+        out.line(format_args!("  kind           {}", x.kind));
         out.line(format_args!(
             "  engine         {} {}",
-            ki.engine_id, ki.engine_version
+            x.engine_id, x.engine_version
         ));
-        for (k, v) in &ki.engine_extra {
+        for (k, v) in &x.engine_extra {
             out.line(format_args!("  engine extra   {k} = {v}"));
         }
-        for (k, v) in &ki.params {
+        for (k, v) in &x.params {
             out.line(format_args!("  param          {k} = {v}"));
         }
-        let not_in_key: Vec<&String> = node
-            .params
-            .keys()
-            .filter(|k| !ki.params.contains_key(*k))
-            .collect();
-        for k in not_in_key {
-            out.line(format_args!("  (not in key)   {k} = {}", node.params[k]));
+        for (k, v) in &x.not_in_key {
+            out.line(format_args!("  (not in key)   {k} = {v}"));
         }
-        match ki.seed {
-            Some(s) => {
-                let origin = if plan.experiment.stages[node.stage_index].seed.is_some() {
-                    "explicit"
-                } else {
-                    "derived from the experiment seed, stage name and coordinates"
-                };
-                out.line(format_args!("  seed           {s} ({origin})"));
-            }
-            None => {
+        match x.seed {
+            SeedOrigin::Explicit(s) => out.line(format_args!("  seed           {s} (explicit)")),
+            SeedOrigin::Derived(s) => out.line(format_args!(
+                "  seed           {s} (derived from the experiment seed, stage name and coordinates)"
+            )),
+            _ => out.line(format_args!(
+                "  seed           (not in key: kind is deterministic)"
+            )),
+        }
+        for inp in &x.inputs {
+            let d = inp
+                .digest
+                .map_or_else(|| "(will be recomputed)".into(), |d| d.short());
+            out.line(format_args!("  input          {} → {d}", inp.label));
+        }
+        match &x.verdict {
+            Verdict::Cached {
+                output_digest,
+                tables,
+                duration_ms,
+            } => {
                 out.line(format_args!(
-                    "  seed           (not in key: kind is deterministic)"
+                    "  cached         output {} ({tables} table(s), ran in {duration_ms} ms)",
+                    output_digest.short(),
                 ));
             }
-        }
-        for (inp, &j) in ki.inputs.iter().zip(&node.inputs) {
-            let d = if a.freshness[j].is_fresh() {
-                inp.digest.short()
-            } else {
-                "(will be recomputed)".into()
-            };
-            out.line(format_args!(
-                "  input          {} → {d}",
-                plan.nodes[j].label()
-            ));
-        }
-        match f {
-            Freshness::Fresh { manifest, .. } => {
-                out.line(format_args!(
-                    "  cached         output {} ({} table(s), ran in {} ms)",
-                    manifest.output_digest.short(),
-                    manifest.outputs.len(),
-                    manifest.duration_ms
-                ));
-            }
-            Freshness::Stale { reasons, .. } => {
+            Verdict::WillRun { reasons } => {
                 out.line(format_args!("  will run because:"));
                 for r in reasons {
                     out.line(format_args!("    - {r}"));
                 }
             }
+            _ => {}
         }
     }
     out.finish()
@@ -328,30 +261,14 @@ pub fn show(
     let a = assess(&plan, &store);
     let mut out = Output::stdout();
     let mut json_all = Vec::new();
+    // Instance by instance: what was printed before a failure stays printed.
     for (n, &i) in nodes.iter().enumerate() {
         let node = &plan.nodes[i];
-        let Freshness::Fresh { key, .. } = &a.freshness[i] else {
-            return Err(Failure::Stage(format!(
-                "error: `{}` has no up-to-date output\n  help: run `warmstart run {}` first (`warmstart why` says why it is stale)",
-                node.label(),
-                file.display()
-            )));
-        };
-        let tables = store
-            .read(key)
-            .map_err(|e| crate::verify::read_failure(&store, key, &node.label(), e))?;
-        let Some(t) = (match table {
-            Some(name) => tables.iter().find(|t| t.name == name),
-            None => tables.first(),
-        }) else {
-            let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
-            return Err(Failure::Invalid(format!(
-                "error: `{}` has no output table `{}`\n  help: its tables are: {}",
-                node.label(),
-                table.unwrap_or(""),
-                names.join(", ")
-            )));
-        };
+        let label = node.label();
+        let tables = warmstart::read::read_outputs(&plan, &a, &store, i)
+            .map_err(|e| read_failure(&e, file))?;
+        let t = warmstart::read::pick_table(&label, &tables, table)
+            .map_err(|e| read_failure(&e, file))?;
         let batch = match limit {
             Some(l) => t.batch.slice(0, l.min(t.batch.num_rows())),
             None => t.batch.clone(),
@@ -360,8 +277,7 @@ pub fn show(
             Format::Table => {
                 if nodes.len() > 1 || tables.len() > 1 {
                     out.line(format_args!(
-                        "{} · {} ({} rows)",
-                        node.label(),
+                        "{label} · {} ({} rows)",
                         t.name,
                         t.batch.num_rows()
                     ));
@@ -376,7 +292,10 @@ pub fn show(
                     if let serde_json::Value::Object(m) = &mut row
                         && !node.coords.is_empty()
                     {
-                        m.insert("_coords".into(), coords_json(&node.coords));
+                        m.insert(
+                            "_coords".into(),
+                            serde_json::Value::Object(warmstart::events::coords(&node.coords)),
+                        );
                     }
                     json_all.push(row);
                 }
@@ -394,50 +313,35 @@ pub fn show(
 
 pub fn gc(files: &[std::path::PathBuf], cache: &Path, apply: bool) -> Result<(), Failure> {
     let store = open_store(cache)?;
-    let mut keep = std::collections::HashSet::new();
+    let mut live = std::collections::HashSet::new();
     for f in files {
-        let plan = load_plan(f)?;
-        let a = assess(&plan, &store);
-        keep.extend(
-            a.freshness
-                .iter()
-                .filter(|f| f.is_fresh())
-                .filter_map(|f| f.key()),
-        );
+        live.extend(warmstart::gc::live_keys(&load_plan(f)?, &store));
     }
-    let entries = store
-        .entries()
-        .map_err(|e| Failure::Stage(format!("error: cannot list the cache: {e}")))?;
-    let mut n = 0usize;
+    let verb = if apply { "removed" } else { "garbage" };
     let mut out = Output::stdout();
-    for (key, manifest) in entries {
-        if keep.contains(&key) {
-            continue;
+    let report = match warmstart::gc::gc(&store, &live, apply) {
+        Ok(r) => r,
+        Err(e) => {
+            for c in e.removed() {
+                out.line(format_args!("removed  {}  {}", c.key.short(), c.what));
+            }
+            // The lines above say what is already gone; the failure below is the exit
+            // status, whatever happens to them.
+            let _ = out.finish();
+            return Err(Failure::Stage(format!("error: {e}")));
         }
-        n += 1;
-        let what = match &manifest {
-            Ok(m) => warmstart_plan::plan::label(&m.stage, &m.coords),
-            Err(e) => format!("(unreadable manifest: {e})"),
-        };
-        if apply {
-            store
-                .remove(&key)
-                .map_err(|e| Failure::Stage(format!("error: cannot remove {key}: {e}")))?;
-            out.line(format_args!("removed  {}  {what}", key.short()));
-        } else {
-            out.line(format_args!("garbage  {}  {what}", key.short()));
-        }
+    };
+    for c in &report.candidates {
+        out.line(format_args!("{verb}  {}  {}", c.key.short(), c.what));
     }
-    let cleaned = store.clean_tmp().unwrap_or(0);
+    let n = report.candidates.len();
     if apply {
-        let stale = store
-            .remove_stale_files()
-            .map_err(|e| Failure::Stage(format!("error: {e}")))?;
         out.line(format_args!(
-            "removed {n} unreachable entr{} ({cleaned} stale temp dirs, {} idle lock files, {} dangling refs)",
+            "removed {n} unreachable entr{} ({} stale temp dirs, {} idle lock files, {} dangling refs)",
             if n == 1 { "y" } else { "ies" },
-            stale.locks,
-            stale.refs
+            report.cleaned_tmp,
+            report.stale_locks,
+            report.stale_refs
         ));
     } else {
         out.line(format_args!(
@@ -450,9 +354,9 @@ pub fn gc(files: &[std::path::PathBuf], cache: &Path, apply: bool) -> Result<(),
 
 pub fn schema(project: bool) -> Result<(), Failure> {
     let schema = if project {
-        warmstart_spec::project_json_schema()
+        warmstart::describe::project_schema()
     } else {
-        warmstart_spec::json_schema(&registry(None).kinds())
+        warmstart::describe::experiment_schema()
     };
     let mut out = Output::stdout();
     out.line(format_args!(
@@ -465,12 +369,8 @@ pub fn schema(project: bool) -> Result<(), Failure> {
 /// `plugins list [FILE]`: the engines an experiment can use (built-ins, plus its plugins).
 pub fn plugins_list(file: Option<&Path>) -> Result<(), Failure> {
     let reg = match file {
-        Some(f) => {
-            let exp = warmstart_spec::load(f)
-                .map_err(|e| Failure::Invalid(crate::context::render_all(&e)))?;
-            warmstart::registry_for(&exp)
-                .map_err(|e| Failure::Invalid(crate::context::render_all(&e)))?
-        }
+        Some(f) => warmstart::engines_for_file(f)
+            .map_err(|e| Failure::Invalid(crate::context::render_all(&e.0)))?,
         None => registry(None),
     };
     let mut out = Output::stdout();
@@ -489,7 +389,7 @@ pub fn plugins_list(file: Option<&Path>) -> Result<(), Failure> {
 
 /// `plugins check PATH`: load a plugin and describe it, or say why it cannot load.
 pub fn plugins_check(path: &Path) -> Result<(), Failure> {
-    match warmstart_plugin_host::describe(path) {
+    match warmstart::describe::plugin(path) {
         Ok(text) => {
             let mut out = Output::stdout();
             out.line(format_args!("{text}"));

@@ -1,20 +1,22 @@
-//! Loading an experiment into a plan and opening the cache: the shared first steps of
-//! every command, with errors turned into [`Failure`]s.
+//! The shared first steps of every command (load the experiment, open the cache, select
+//! instances) over the facade, and the rendering of the facade's errors into
+//! [`Failure`]s: the messages that name command-line flags live here, not in the library.
 
 use std::path::Path;
 
-use warmstart_cache::store::Store;
-use warmstart_plan::Plan;
+use warmstart::read::{Quarantine, ReadError};
+use warmstart::select::SelectError;
+use warmstart::{Plan, Store};
 
 use crate::Failure;
 use crate::render::render_diagnostic;
 
-/// Render every error of a set, each with its own snippet.
 /// At most this many errors are rendered with a snippet; the rest are counted. (Each
 /// rendering scans the file, and a generated file can hold thousands of the same mistake.)
 const MAX_RENDERED_ERRORS: usize = 50;
 
-pub fn render_all(errors: &warmstart_spec::SpecErrors) -> String {
+/// Render every error of a set, each with its own snippet.
+pub fn render_all(errors: &warmstart::SpecErrors) -> String {
     let mut parts: Vec<String> = errors
         .0
         .iter()
@@ -40,40 +42,68 @@ pub fn load_plan(file: &Path) -> Result<Plan, Failure> {
     warmstart::load(file).map_err(|e| Failure::Invalid(render_all(&e.0)))
 }
 
+/// Open the cache, with a hint at the flags that choose it.
 pub fn open_store(cache: &Path) -> Result<Store, Failure> {
-    Store::open(cache).map_err(|e| {
+    warmstart::open_cache(cache).map_err(|e| {
         Failure::Invalid(format!(
-            "error: cannot open the cache at {}: {e}\n  help: pass another directory with --cache DIR or WARMSTART_CACHE",
-            cache.display()
+            "error: {e}\n  help: pass another directory with --cache DIR or WARMSTART_CACHE"
         ))
     })
 }
 
-/// Parse `axis=value` filters.
+/// Parse `--at axis=value` filters.
 pub fn parse_at(at: &[String]) -> Result<Vec<(String, String)>, Failure> {
-    at.iter()
-        .map(|s| {
-            s.split_once('=')
-                .map(|(a, v)| (a.trim().to_string(), v.trim().to_string()))
-                .ok_or_else(|| {
-                    Failure::Invalid(format!(
-                        "error: --at expects AXIS=VALUE (e.g. --at alpha=0.5), got `{s}`"
-                    ))
-                })
-        })
-        .collect()
+    warmstart::select::parse_filters(at).map_err(select_failure)
 }
 
-/// Does a node's coordinates match every `axis=value` filter? Values compare numerically
-/// when both sides are numbers, else as text.
-pub fn coords_match(coords: &[(String, warmstart_engine::Value)], at: &[(String, String)]) -> bool {
-    at.iter().all(|(axis, want)| {
-        coords.iter().any(|(a, v)| {
-            a == axis
-                && match (v.as_f64(), want.parse::<f64>().ok()) {
-                    (Some(x), Some(y)) => x == y,
-                    _ => v.as_str().map_or_else(|| v.to_string(), str::to_string) == *want,
-                }
-        })
+/// The instances of `stage` matching the `--at` filters.
+pub fn select(plan: &Plan, stage: &str, at: &[String]) -> Result<Vec<usize>, Failure> {
+    let filters = parse_at(at)?;
+    warmstart::select::select(plan, stage, &filters).map_err(select_failure)
+}
+
+fn select_failure(e: SelectError) -> Failure {
+    Failure::Invalid(match &e {
+        SelectError::BadFilter { given } => {
+            format!("error: --at expects AXIS=VALUE (e.g. --at alpha=0.5), got `{given}`")
+        }
+        SelectError::NoStage { hint, .. } => format!("error: {e}\n  help: {hint}"),
+        SelectError::NoMatch { .. } => format!(
+            "error: {e}\n  help: `warmstart plan FILE` lists the instances and their coordinates"
+        ),
+        _ => format!("error: {e}"),
     })
+}
+
+/// The failure for reading an instance's output in `show` / `export` (`file` is the
+/// experiment, for the hint to run it). A corrupt entry has been quarantined by the
+/// facade; the message says what happened to it.
+pub fn read_failure(e: &ReadError, file: &Path) -> Failure {
+    match e {
+        ReadError::NotFresh { .. } => Failure::Stage(format!(
+            "error: {e}\n  help: run `warmstart run {}` first (`warmstart why` says why it is stale)",
+            file.display()
+        )),
+        ReadError::Cache { quarantine, .. } => {
+            let done = match quarantine.as_deref() {
+                Some(Quarantine::Moved(q)) => format!(
+                    "\n  note: moved it to {}; the next `warmstart run` recomputes it",
+                    q.display()
+                ),
+                Some(Quarantine::Busy) => "\n  note: not moved: another process holds its \
+                                           lock or replaced it meanwhile"
+                    .into(),
+                Some(Quarantine::Failed(qe)) => format!(
+                    "\n  note: could not quarantine it ({qe}); `warmstart verify --repair` retries"
+                ),
+                _ => String::new(),
+            };
+            Failure::Stage(format!("error: {e}{done}"))
+        }
+        ReadError::NoSuchTable { available, .. } => Failure::Invalid(format!(
+            "error: {e}\n  help: its tables are: {}",
+            available.join(", ")
+        )),
+        _ => Failure::Stage(format!("error: {e}")),
+    }
 }

@@ -1,12 +1,12 @@
 //! `warmstart dag FILE [--format dot|mermaid|json] [--instances]`: print the stage graph
 //! (or the instance graph of the expanded sweep) of an experiment. Argument handling and
-//! printing only; the graph and its renderings live in `warmstart_spec::dag`.
+//! printing only; the graph and its renderings are the facade's (`warmstart::describe`).
 
 use std::io::Write;
 use std::path::Path;
 
 use clap::ValueEnum;
-use warmstart_spec::dag::{DagFormat, instance_graph, stage_graph};
+use warmstart::describe::DagFormat;
 
 use crate::Failure;
 use crate::context::render_all;
@@ -30,14 +30,8 @@ pub fn dag(file: &Path, format: GraphFormat, instances: bool) -> Result<(), Fail
         GraphFormat::Mermaid => DagFormat::Mermaid,
         GraphFormat::Json => DagFormat::Json,
     };
-    let exp = warmstart_spec::load(file).map_err(|e| Failure::Invalid(render_all(&e)))?;
-    let text = if instances {
-        let expanded =
-            warmstart_spec::expand(&exp).map_err(|e| Failure::Invalid(render_all(&e)))?;
-        instance_graph(&exp, &expanded, format)
-    } else {
-        stage_graph(&exp, format)
-    };
+    let text = warmstart::describe::graph(file, format, instances)
+        .map_err(|e| Failure::Invalid(render_all(&e.0)))?;
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     Ok(())
 }

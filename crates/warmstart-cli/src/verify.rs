@@ -1,41 +1,38 @@
-//! `warmstart verify`, the `run --verify` pre-pass, and quarantine of corrupt entries that
-//! `show` / `export` find. The checking itself is `warmstart_cache`'s
-//! (`Store::verify_keys`, `Store::quarantine`); this module picks the keys and renders.
+//! `warmstart verify`, the `run --verify` pre-pass: the progress bar and the lines saying
+//! what was found. Which keys to check, the checking and the quarantine are the facade's
+//! (`warmstart::verify`).
 
 use std::collections::BTreeSet;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use warmstart_cache::{CacheError, CacheKey, Store, VerifyReport};
-use warmstart_plan::{Plan, assess};
+use warmstart::{CacheKey, Plan, Store, VerifyReport};
 
 use crate::Failure;
 use crate::context::{load_plan, open_store};
+use crate::output::{Output, eprint_line};
 
-/// Keys of every entry the plan uses now (known keys; a key that depends on a stage that
-/// must re-run is unknown until then, and that entry is checked by size as usual).
-fn plan_keys(plan: &Plan, store: &Store) -> Vec<CacheKey> {
-    assess(plan, store)
-        .freshness
-        .iter()
-        .filter_map(|f| f.key())
-        .collect()
-}
-
-/// Check `keys` with a progress bar on a terminal.
-fn check(store: &Store, keys: &[CacheKey], repair: bool) -> VerifyReport {
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let b = ProgressBar::new(keys.len() as u64);
+/// A progress bar for checking entries, on a terminal only (its length is set by the
+/// first report).
+fn progress_bar() -> Option<ProgressBar> {
+    std::io::stderr().is_terminal().then(|| {
+        let b = ProgressBar::new(0);
         b.set_style(
             ProgressStyle::with_template("verifying {bar:30} {pos}/{len} [{elapsed}]")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         b
-    });
-    let report = store.verify_keys(keys, repair, |n| {
+    })
+}
+
+/// Run `check` with a progress bar on a terminal.
+fn with_bar(check: impl FnOnce(&mut dyn FnMut(usize, usize)) -> VerifyReport) -> VerifyReport {
+    let bar = progress_bar();
+    let report = check(&mut |done, total| {
         if let Some(b) = &bar {
-            b.set_position(n as u64);
+            b.set_length(total as u64);
+            b.set_position(done as u64);
         }
     });
     if let Some(b) = bar {
@@ -70,30 +67,24 @@ fn describe(report: &VerifyReport) -> Vec<String> {
 pub fn verify(files: &[PathBuf], cache: &Path, repair: bool) -> Result<(), Failure> {
     let store = open_store(cache)?;
     let keys: Vec<CacheKey> = if files.is_empty() {
-        store
-            .keys()
+        warmstart::verify::all_keys(&store)
             .map_err(|e| Failure::Stage(format!("error: cannot list the cache: {e}")))?
     } else {
         let mut set = BTreeSet::new();
         for f in files {
-            set.extend(plan_keys(&load_plan(f)?, &store));
+            set.extend(warmstart::verify::keys_used(&load_plan(f)?, &store));
         }
         set.into_iter().collect()
     };
-    let report = check(&store, &keys, repair);
-    let mut out = std::io::stdout().lock();
+    let report = with_bar(|progress| warmstart::verify::check(&store, &keys, repair, progress));
+    let mut out = Output::stdout();
     for line in describe(&report) {
-        let _ = writeln!(out, "{line}");
+        out.line(format_args!("{line}"));
     }
-    let _ = writeln!(
-        out,
-        "verified {} entr{} ({:.1} MB): {} ok, {} corrupt{}",
-        report.ok + report.corrupt.len(),
-        if report.ok + report.corrupt.len() == 1 {
-            "y"
-        } else {
-            "ies"
-        },
+    let checked = report.ok + report.corrupt.len();
+    out.line(format_args!(
+        "verified {checked} entr{} ({:.1} MB): {} ok, {} corrupt{}",
+        if checked == 1 { "y" } else { "ies" },
         report.bytes as f64 / 1e6,
         report.ok,
         report.corrupt.len(),
@@ -102,7 +93,10 @@ pub fn verify(files: &[PathBuf], cache: &Path, repair: bool) -> Result<(), Failu
         } else {
             " (pass --repair to quarantine them so the next run recomputes them)"
         }
-    );
+    ));
+    // As before: the verdict is the exit status; a failed write of the report does not
+    // hide it.
+    let _ = out.finish();
     if report.unrepaired() > 0 {
         Err(Failure::Stage(String::new()))
     } else {
@@ -113,9 +107,9 @@ pub fn verify(files: &[PathBuf], cache: &Path, repair: bool) -> Result<(), Failu
 /// `run --verify`: check the digests of every entry the plan uses, quarantining the
 /// corrupt ones so that the run recomputes them. Says what it found on stderr.
 pub fn before_run(plan: &Plan, store: &Store) -> Result<(), Failure> {
-    let report = check(store, &plan_keys(plan, store), true);
+    let report = with_bar(|progress| warmstart::verify::before_run(plan, store, progress));
     for line in describe(&report) {
-        eprintln!("warning: {line}");
+        eprint_line(format_args!("warning: {line}"));
     }
     match report.unrepaired() {
         0 => Ok(()),
@@ -124,26 +118,4 @@ pub fn before_run(plan: &Plan, store: &Store) -> Result<(), Failure> {
             if n == 1 { "y" } else { "ies" }
         ))),
     }
-}
-
-/// The failure for a cache read in `show` / `export`: a corrupt entry is quarantined so
-/// that the next `run` recomputes it, and the message says so.
-pub fn read_failure(store: &Store, key: &CacheKey, label: &str, e: CacheError) -> Failure {
-    let done = match &e {
-        CacheError::Corrupt { .. } => match store.quarantine(key) {
-            Ok(Some(q)) => format!(
-                "\n  note: moved it to {}; the next `warmstart run` recomputes it",
-                q.display()
-            ),
-            Ok(None) => {
-                "\n  note: not moved: another process holds its lock or replaced it meanwhile"
-                    .into()
-            }
-            Err(qe) => format!(
-                "\n  note: could not quarantine it ({qe}); `warmstart verify --repair` retries"
-            ),
-        },
-        _ => String::new(),
-    };
-    Failure::Stage(format!("error: cannot read `{label}`: {e}{done}"))
 }

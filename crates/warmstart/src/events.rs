@@ -15,7 +15,8 @@ pub const EVENT_FORMAT_VERSION: u32 = 1;
 /// A stage instance's coordinates as a JSON object (`{"alpha": 0.5}`).
 pub type Coords = serde_json::Map<String, serde_json::Value>;
 
-fn coords(c: &[(String, Value)]) -> Coords {
+/// An instance's coordinates as a JSON object, in axis order.
+pub fn coords(c: &[(String, Value)]) -> Coords {
     c.iter().map(|(a, v)| (a.clone(), v.to_json())).collect()
 }
 
@@ -59,11 +60,15 @@ pub struct SubmittedEvent {
 pub struct StageEvent {
     /// `stage` or `stage[a=1,b=2]`.
     pub label: String,
+    /// The stage's name.
     pub stage: String,
+    /// The instance's coordinates.
     pub coords: Coords,
     /// Full hex key; absent for skipped instances.
     pub key: Option<String>,
+    /// How it ended.
     pub status: Status,
+    /// How long it ran (0 for cached and skipped instances).
     pub duration_ms: u64,
     /// The failure, or why it was skipped, in words.
     pub error: Option<String>,
@@ -76,6 +81,7 @@ pub struct StageEvent {
 /// A warning.
 #[derive(Debug, Clone, Serialize)]
 pub struct WarningEvent {
+    /// What happened, in words.
     pub message: String,
     /// The instance it concerns, if any.
     pub label: Option<String>,
@@ -84,19 +90,28 @@ pub struct WarningEvent {
 /// The totals of a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct SummaryEvent {
+    /// The counts.
     pub summary: SummaryCounts,
 }
 
 /// Counts by how each instance ended.
 #[derive(Debug, Clone, Serialize)]
 pub struct SummaryCounts {
+    /// The experiment's name.
     pub experiment: String,
+    /// Stage instances in the plan.
     pub stages: usize,
+    /// Instances that ran.
     pub ran: usize,
+    /// Instances found in the cache.
     pub cached: usize,
+    /// Instances that failed.
     pub failed: usize,
+    /// Instances not run (an input failed, fail-fast, cancelled).
     pub skipped: usize,
+    /// Whether the run was interrupted (Ctrl-C).
     pub interrupted: bool,
+    /// The run's wall time.
     pub duration_ms: u64,
 }
 

@@ -23,36 +23,70 @@
 //! let plan = warmstart::load(&file)?;
 //! let store = Store::open(&dir.join("cache"))?;
 //! let mut events = JsonReporter::new(Vec::new());
-//! let summary = warmstart::run(&plan, &store, &RunOptions::default(), &mut events);
+//! let summary = warmstart::run(&plan, &store, &RunOptions::default(), &mut events)?;
 //! assert!(summary.success());
 //! assert_eq!(summary.ran, 2);
 //! // A second run finds both stages in the cache.
-//! let again = warmstart::run(&plan, &store, &RunOptions::default(), &mut ());
+//! let again = warmstart::run(&plan, &store, &RunOptions::default(), &mut ())?;
 //! assert_eq!(again.cached, 2);
+//! // Everything fresh: export it (Parquet per table, `index.json`).
+//! let assessment = warmstart::assess(&plan, &store);
+//! let report = warmstart::export::export(&plan, &assessment, &store, &dir.join("out"))?;
+//! assert_eq!(report.exported.len(), 2);
+//! assert!(report.missing.is_empty());
 //! # std::fs::remove_dir_all(&dir)?;
 //! # Ok(()) }
 //! ```
 //!
-//! The pieces: [`load`] (spec → expand → bind to engines, with the project file's and the
-//! experiment's plugins), [`run`] (the scheduler, reporting [`events`] to a [`Reporter`]),
-//! and re-exports of the types a caller needs from the crates below.
+//! The pieces, one per thing a front end does:
+//! - [`load()`] — spec → expand → bind to engines, with the project file's and the
+//!   experiment's plugins ([`registry`], [`registry_for`]); [`open_cache`] opens a cache;
+//! - [`assess`] — what is fresh; [`status::plan_rows`] (every instance, fresh or stale and
+//!   why) and [`status::explain`] (one instance's key, component by component);
+//! - [`select::select`] — a stage's instances matching `axis=value` filters
+//!   ([`select::parse_filters`]);
+//! - [`run()`] — the scheduler, reporting [`events`] to a [`Reporter`];
+//! - [`read::read_outputs`] — a fresh instance's tables (a corrupt entry is quarantined);
+//! - [`export::export`] — Parquet files, figures and `index.json` under one directory,
+//!   every path checked, returning an [`export::ExportReport`];
+//! - [`gc::gc`] — entries no experiment uses ([`gc::live_keys`]), a [`gc::GcReport`];
+//! - [`verify`] — digest checks of the entries an experiment uses, with quarantine;
+//! - [`describe`] — the stage graph as DOT/Mermaid/JSON, the JSON Schemas, a plugin
+//!   file's description; [`engines_for_file`] — the engines an experiment can use.
+//!
+//! Each returns data (serde types where a front end renders them) or a `#[non_exhaustive]`
+//! thiserror error; rendering, exit codes and progress bars are the front end's.
 //!
 //! Architecture invariant: this crate holds the logic every front end shares (CLI, Python
 //! binding); it never prints — output goes to the `Write` a reporter was given.
 
+#![deny(missing_docs)]
+
+pub mod cache;
+pub mod describe;
 pub mod events;
+pub mod export;
+pub mod gc;
 pub mod load;
+pub mod read;
 pub mod report;
 pub mod run;
+pub mod select;
 #[cfg(feature = "slurm")]
 pub mod slurm;
+pub mod status;
+pub mod verify;
 
+pub use cache::{OpenCacheError, open_cache};
 pub use events::{EVENT_FORMAT_VERSION, RunEvent};
-pub use load::{LoadError, load, registry, registry_for};
+pub use load::{LoadError, engines_for_file, load, registry, registry_for};
 pub use report::{JsonReporter, PlainReporter, Reporter};
-pub use run::run;
+pub use run::{RunError, run};
+
+pub use warmstart_cache::{CacheError, CacheKey, Digest, VerifyReport};
+pub use warmstart_engine::{NamedTable, RecordBatch, Value};
 
 pub use warmstart_cache::store::Store;
 pub use warmstart_plan::run::{Progress, RunOptions, RunSummary, SkipReason, Status};
-pub use warmstart_plan::{Plan, Registry, assess};
+pub use warmstart_plan::{Assessment, Plan, Registry, assess};
 pub use warmstart_spec::{SpecError, SpecErrors};

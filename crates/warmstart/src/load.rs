@@ -23,6 +23,13 @@ pub fn load(file: &Path) -> Result<Plan, LoadError> {
     Ok(warmstart_plan::build(experiment, &registry)?)
 }
 
+/// The engines the experiment `file` can use: built-ins, its project's plugins and its
+/// own (without expanding or binding its stages).
+pub fn engines_for_file(file: &Path) -> Result<Registry, LoadError> {
+    let experiment = warmstart_spec::load(file)?;
+    Ok(registry_for(&experiment)?)
+}
+
 /// The built-in engines (every experiment can use them): `native`, and with their
 /// features `process` and `onnx`. `base_dir` is the experiment file's directory (relative
 /// script, data and checkpoint paths resolve against it).

@@ -12,8 +12,9 @@ use warmstart_plan::run::Status;
 
 use crate::events::{RunEvent, StageEvent};
 
-/// Receives every event of a run, in order, on the thread that called [`crate::run`].
+/// Receives every event of a run, in order, on the thread that called [`crate::run()`].
 pub trait Reporter {
+    /// Receive one event.
     fn report(&mut self, event: &RunEvent);
     /// The first error writing output, if any.
     fn error(&self) -> Option<&std::io::Error> {
@@ -36,6 +37,7 @@ pub struct JsonReporter<W: Write> {
 }
 
 impl<W: Write> JsonReporter<W> {
+    /// JSON lines to `out`.
     pub fn new(out: W) -> Self {
         JsonReporter {
             out,
@@ -96,6 +98,7 @@ pub struct PlainReporter<W: Write, E: Write> {
 }
 
 impl<W: Write, E: Write> PlainReporter<W, E> {
+    /// Stage lines and the summary to `out`, warnings to `warnings`.
     pub fn new(out: W, warnings: E) -> Self {
         PlainReporter {
             out,

@@ -1,28 +1,39 @@
 //! Running a plan: the scheduler with this machine's threads, its reports turned into
 //! [`RunEvent`]s for a [`Reporter`].
 
-use warmstart_cache::store::Store;
+use warmstart_cache::{CacheError, store::Store};
 use warmstart_plan::Plan;
 use warmstart_plan::run::{RunOptions, RunSummary, execute};
 
 use crate::events::RunEvent;
 use crate::report::Reporter;
 
+/// Why a run could not start. (Stage failures are not errors: they are events, counted in
+/// the [`RunSummary`].)
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The cache's temp directory could not be cleaned of interrupted runs' leftovers
+    /// (e.g. it was replaced by a symlink after the cache was opened).
+    #[error(transparent)]
+    CleanTmp(CacheError),
+}
+
 /// Run every stage instance of `plan` that is not fresh in `store`, report every event,
 /// and close with a summary event. Leftovers of interrupted runs in the cache's temp
-/// directory are cleaned first.
+/// directory are cleaned first; if that fails, nothing runs and nothing is reported.
 pub fn run(
     plan: &Plan,
     store: &Store,
     opts: &RunOptions,
     reporter: &mut dyn Reporter,
-) -> RunSummary {
-    let _ = store.clean_tmp();
+) -> Result<RunSummary, RunError> {
+    store.clean_tmp().map_err(RunError::CleanTmp)?;
     let summary = execute(plan, store, opts, &mut |p| {
         if let Some(ev) = RunEvent::from_progress(plan, p) {
             reporter.report(&ev);
         }
     });
     reporter.report(&RunEvent::summary(plan, &summary));
-    summary
+    Ok(summary)
 }

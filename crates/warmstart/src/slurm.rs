@@ -27,7 +27,9 @@ use crate::report::Reporter;
 /// How a Slurm run went: the run's summary (as for a local run) and what was submitted.
 #[derive(Debug, Clone)]
 pub struct SlurmRun {
+    /// How each instance ended (as for a local run; empty with `detach`).
     pub summary: RunSummary,
+    /// What was submitted, adopted, or left for later.
     pub submitted: SubmitReport,
 }
 
@@ -134,12 +136,15 @@ pub fn cancel(plan: &Plan, store: &Store, cluster: &dyn Cluster) -> Result<Vec<S
 /// Where one instance stands with respect to the cluster.
 #[derive(Debug, Clone, Serialize)]
 pub struct InstanceState {
+    /// `stage` or `stage[a=1]`.
     pub label: String,
     /// `fresh`, `queued`, `finished`, `failed`, `lost`, `not submitted` or `later`.
     pub state: &'static str,
     /// The Slurm job (`123_4`) and its queue state, when it has one.
     pub job: Option<String>,
+    /// The queue state, the failure, or why it has no job.
     pub detail: Option<String>,
+    /// The job's log file.
     pub log: Option<PathBuf>,
 }
 

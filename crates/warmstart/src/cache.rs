@@ -1,0 +1,25 @@
+//! Opening a cache directory, with the path in the error.
+
+use std::path::{Path, PathBuf};
+
+use warmstart_cache::{CacheError, Store};
+
+/// A cache directory that cannot be opened (not creatable, a symlinked internal
+/// directory, another layout version …).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open the cache at {}: {source}", path.display())]
+#[non_exhaustive]
+pub struct OpenCacheError {
+    /// The cache directory.
+    pub path: PathBuf,
+    /// Why.
+    pub source: CacheError,
+}
+
+/// Open (creating if needed) the cache at `path`.
+pub fn open_cache(path: &Path) -> Result<Store, OpenCacheError> {
+    Store::open(path).map_err(|source| OpenCacheError {
+        path: path.to_path_buf(),
+        source,
+    })
+}

@@ -1,0 +1,296 @@
+//! The facade's entry points from Rust, on real experiment files and a real cache:
+//! export (files and `index.json`), gc candidates, selection, plan rows, `why`
+//! explanations, verification, and a run whose temp directory cannot be cleaned.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use warmstart::export::ExportError;
+use warmstart::read::ReadError;
+use warmstart::select::SelectError;
+use warmstart::status::{SeedOrigin, Verdict};
+use warmstart::{Plan, RunOptions, Store};
+
+const EXP: &str = r#"
+[experiment]
+name = "lib"
+[sweep]
+x = [1, 2]
+[stages.a]
+kind = "echo"
+value = "A"
+[stages.b]
+kind = "echo"
+inputs = ["a"]
+value = "${x}"
+"#;
+
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn new(text: &str) -> Project {
+        let p = Project {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        p.write(text);
+        p
+    }
+    fn write(&self, text: &str) {
+        std::fs::write(self.file(), text).unwrap();
+    }
+    fn file(&self) -> PathBuf {
+        self.dir.path().join("e.toml")
+    }
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+    fn plan(&self) -> Plan {
+        warmstart::load(&self.file()).unwrap()
+    }
+    fn store(&self) -> Store {
+        warmstart::open_cache(&self.path("cache")).unwrap()
+    }
+    fn run(&self) -> warmstart::RunSummary {
+        let s =
+            warmstart::run(&self.plan(), &self.store(), &RunOptions::default(), &mut ()).unwrap();
+        assert!(s.success());
+        s
+    }
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn export_writes_every_instance_and_an_index_listing_them() {
+    let p = Project::new(EXP);
+    p.run();
+    let (plan, store) = (p.plan(), p.store());
+    let a = warmstart::assess(&plan, &store);
+    let out = p.path("results");
+    let report = warmstart::export::export(&plan, &a, &store, &out).unwrap();
+    assert!(report.missing.is_empty());
+    assert_eq!(report.experiment, "lib");
+    let dirs: Vec<&str> = report
+        .exported
+        .iter()
+        .map(|e| e.files[0].as_str())
+        .collect();
+    assert_eq!(
+        dirs,
+        ["a/out.parquet", "b__x=1/out.parquet", "b__x=2/out.parquet"]
+    );
+    for e in &report.exported {
+        let bytes = std::fs::read(out.join(&e.files[0])).unwrap();
+        assert_eq!(&bytes[..4], b"PAR1");
+    }
+    // The index says the same as the report, key by key.
+    assert_eq!(report.index, out.join("index.json"));
+    let index = read_json(&report.index);
+    assert_eq!(index["experiment"], "lib");
+    let stages = index["stages"].as_array().unwrap();
+    assert_eq!(stages.len(), 3);
+    for (row, e) in stages.iter().zip(&report.exported) {
+        assert_eq!(row["stage"], e.stage.as_str());
+        assert_eq!(row["key"], e.key.to_string().as_str());
+        assert_eq!(row["output_digest"], e.output_digest.to_string().as_str());
+        assert_eq!(row["files"], serde_json::json!(e.files));
+        assert_eq!(row["coords"], serde_json::Value::Object(e.coords.clone()));
+    }
+    assert_eq!(stages[2]["coords"], serde_json::json!({"x": 2}));
+    // The keys are the ones the plan has.
+    let fresh: Vec<String> = a
+        .freshness
+        .iter()
+        .map(|f| f.key().unwrap().to_string())
+        .collect();
+    let listed: Vec<String> = report.exported.iter().map(|e| e.key.to_string()).collect();
+    assert_eq!(listed, fresh);
+}
+
+#[test]
+fn export_of_a_stale_experiment_lists_what_is_missing() {
+    let p = Project::new(EXP);
+    let (plan, store) = (p.plan(), p.store());
+    let a = warmstart::assess(&plan, &store);
+    let report = warmstart::export::export(&plan, &a, &store, &p.path("results")).unwrap();
+    assert!(report.exported.is_empty());
+    assert_eq!(report.missing, ["a", "b[x=1]", "b[x=2]"]);
+    assert_eq!(read_json(&report.index)["stages"], serde_json::json!([]));
+}
+
+#[cfg(unix)]
+#[test]
+fn export_refuses_an_index_that_is_a_symlink() {
+    let p = Project::new(EXP);
+    p.run();
+    let (plan, store) = (p.plan(), p.store());
+    let a = warmstart::assess(&plan, &store);
+    let out = p.path("results");
+    std::fs::create_dir_all(&out).unwrap();
+    std::os::unix::fs::symlink(p.path("elsewhere.json"), out.join("index.json")).unwrap();
+    let err = warmstart::export::export(&plan, &a, &store, &out).unwrap_err();
+    assert!(matches!(err, ExportError::Symlink { .. }), "{err:?}");
+    assert!(err.help().is_some());
+    assert!(!p.path("elsewhere.json").exists());
+}
+
+#[test]
+fn gc_lists_the_unreferenced_entry_with_its_size_and_removes_it_on_apply() {
+    let p = Project::new(EXP);
+    p.run();
+    // A new value for `a`: its old entry and both old `b`s are unreferenced now.
+    p.write(&EXP.replace("value = \"A\"", "value = \"A2\""));
+    p.run();
+    let (plan, store) = (p.plan(), p.store());
+    let live: HashSet<_> = warmstart::gc::live_keys(&plan, &store).collect();
+    assert_eq!(live.len(), 3);
+    let dry = warmstart::gc::gc(&store, &live, false).unwrap();
+    assert!(!dry.applied);
+    let mut what: Vec<&str> = dry.candidates.iter().map(|c| c.what.as_str()).collect();
+    what.sort();
+    assert_eq!(what, ["a", "b[x=1]", "b[x=2]"]);
+    assert!(dry.candidates.iter().all(|c| c.bytes > 0), "{dry:?}");
+    assert_eq!(
+        dry.bytes,
+        dry.candidates.iter().map(|c| c.bytes).sum::<u64>()
+    );
+    assert!(dry.candidates.iter().all(|c| !live.contains(&c.key)));
+    assert_eq!(store.keys().unwrap().len(), 6, "a dry run deletes nothing");
+
+    let applied = warmstart::gc::gc(&store, &live, true).unwrap();
+    assert!(applied.applied);
+    assert_eq!(applied.candidates.len(), 3);
+    let left: HashSet<_> = store.keys().unwrap().into_iter().collect();
+    assert_eq!(left, live);
+    assert!(
+        warmstart::gc::gc(&store, &live, false)
+            .unwrap()
+            .candidates
+            .is_empty()
+    );
+    // Everything the experiment uses is still there.
+    let again = warmstart::run(&plan, &store, &RunOptions::default(), &mut ()).unwrap();
+    assert_eq!(again.cached, 3);
+}
+
+#[test]
+fn select_finds_instances_by_coordinates_or_says_why_not() {
+    let p = Project::new(EXP);
+    let plan = p.plan();
+    let f = warmstart::select::parse_filters(&["x=2".into()]).unwrap();
+    let nodes = warmstart::select::select(&plan, "b", &f).unwrap();
+    assert_eq!(nodes.len(), 1);
+    assert_eq!(plan.nodes[nodes[0]].label(), "b[x=2]");
+    assert_eq!(warmstart::select::select(&plan, "b", &[]).unwrap().len(), 2);
+    match warmstart::select::select(&plan, "bb", &[]) {
+        Err(SelectError::NoStage { stage, hint, .. }) => {
+            assert_eq!(stage, "bb");
+            assert!(hint.contains('b'), "{hint}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let f = warmstart::select::parse_filters(&["x=3".into()]).unwrap();
+    let err = warmstart::select::select(&plan, "b", &f).unwrap_err();
+    assert_eq!(err.to_string(), "no instance of `b` matches x=3");
+}
+
+#[test]
+fn plan_rows_and_explanations_say_what_would_run_and_why() {
+    let p = Project::new(EXP);
+    let (plan, store) = (p.plan(), p.store());
+    let rows = warmstart::status::plan_rows(&plan, &warmstart::assess(&plan, &store));
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| !r.fresh && !r.reasons.is_empty()));
+    assert!(rows[0].key.is_some(), "a has no inputs: its key is known");
+    assert!(rows[1].key.is_none(), "b's key waits for a");
+
+    p.run();
+    let a = warmstart::assess(&plan, &store);
+    let rows = warmstart::status::plan_rows(&plan, &a);
+    assert!(rows.iter().all(|r| r.fresh && r.reasons.is_empty()));
+    let b2 = warmstart::select::select(&plan, "b", &[("x".into(), "2".into())]).unwrap();
+    let x = warmstart::status::explain(&plan, &a, &b2);
+    assert_eq!(x.len(), 1);
+    let x = &x[0];
+    assert_eq!((x.label.as_str(), x.kind.as_str()), ("b[x=2]", "echo"));
+    assert!(x.fresh);
+    assert_eq!(x.seed, SeedOrigin::NotInKey);
+    assert_eq!(x.inputs.len(), 1);
+    assert_eq!(x.inputs[0].label, "a");
+    assert!(x.inputs[0].digest.is_some());
+    assert!(
+        matches!(x.verdict, Verdict::Cached { tables: 1, .. }),
+        "{x:?}"
+    );
+    assert!(x.params.iter().any(|(k, _)| k == "value"), "{x:?}");
+}
+
+#[test]
+fn reading_outputs_of_a_stale_instance_or_a_missing_table_is_an_error() {
+    let p = Project::new(EXP);
+    let (plan, store) = (p.plan(), p.store());
+    let a = warmstart::assess(&plan, &store);
+    assert!(matches!(
+        warmstart::read::read_outputs(&plan, &a, &store, 0),
+        Err(ReadError::NotFresh { .. })
+    ));
+    p.run();
+    let a = warmstart::assess(&plan, &store);
+    let tables = warmstart::read::read_outputs(&plan, &a, &store, 0).unwrap();
+    assert_eq!(tables[0].batch.num_rows(), 1);
+    match warmstart::read::pick_table("a", &tables, Some("nope")) {
+        Err(ReadError::NoSuchTable { available, .. }) => assert_eq!(available, ["out"]),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn verify_checks_the_entries_an_experiment_uses() {
+    let p = Project::new(EXP);
+    p.run();
+    let (plan, store) = (p.plan(), p.store());
+    let keys = warmstart::verify::keys_used(&plan, &store);
+    assert_eq!(keys.len(), 3);
+    let mut seen = Vec::new();
+    let report =
+        warmstart::verify::before_run(&plan, &store, |done, total| seen.push((done, total)));
+    assert_eq!((report.ok, report.corrupt.len()), (3, 0));
+    assert_eq!(seen.first(), Some(&(0, 3)));
+    assert_eq!(seen.last(), Some(&(3, 3)));
+}
+
+/// Counts the events it receives.
+struct Counter(usize);
+
+impl warmstart::Reporter for Counter {
+    fn report(&mut self, _: &warmstart::RunEvent) {
+        self.0 += 1;
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_run_whose_temp_dir_cannot_be_cleaned_fails_once_and_runs_nothing() {
+    let p = Project::new(EXP);
+    let (plan, store) = (p.plan(), p.store());
+    // After the cache was opened (and checked), its temp dir becomes a symlink.
+    let tmp = p.path("cache/v1/tmp");
+    let decoy = p.path("decoy");
+    std::fs::create_dir(&decoy).unwrap();
+    std::fs::remove_dir(&tmp).unwrap();
+    std::os::unix::fs::symlink(&decoy, &tmp).unwrap();
+    let mut events = Counter(0);
+    let err = warmstart::run(&plan, &store, &RunOptions::default(), &mut events).unwrap_err();
+    assert!(matches!(err, warmstart::RunError::CleanTmp(_)), "{err:?}");
+    assert_eq!(
+        events.0, 0,
+        "nothing is reported: the error is the one report"
+    );
+    assert!(err.to_string().contains("v1/tmp"), "{err}");
+    assert!(store.keys().unwrap().is_empty(), "nothing ran");
+    assert_eq!(std::fs::read_dir(&decoy).unwrap().count(), 0);
+}
