@@ -70,9 +70,12 @@ pub fn run(
     fail_fast: bool,
     json_out: bool,
     verify: bool,
+    executor: Option<crate::cluster::ExecutorArg>,
+    detach: bool,
 ) -> Result<(), Failure> {
     let plan = load_plan(file)?;
     let store = open_store(cache)?;
+    let slurm = crate::cluster::choose(&plan, executor, detach)?;
     if verify {
         crate::verify::before_run(&plan, &store)?;
     }
@@ -89,14 +92,21 @@ pub fn run(
         }
         opts.jobs = j;
     }
+    if let Some(s) = slurm.as_ref().filter(|s| s.detach) {
+        return crate::cluster::detach(&plan, &store, &opts, s, file);
+    }
+    let go = |reporter: &mut dyn Reporter| match &slurm {
+        None => warmstart::run(&plan, &store, &opts, reporter).map_err(run_failure),
+        Some(s) => crate::cluster::run(&plan, &store, &opts, s, reporter),
+    };
     let (summary, written) = if json_out {
         let mut reporter = warmstart::JsonReporter::new(BufWriter::new(std::io::stdout().lock()))
             .with_plain_warnings(Box::new(std::io::stderr()));
-        let summary = warmstart::run(&plan, &store, &opts, &mut reporter).map_err(run_failure)?;
+        let summary = go(&mut reporter)?;
         (summary, output_error(reporter.error()))
     } else if std::io::stderr().is_terminal() {
         let mut reporter = crate::progress::ProgressReporter::new(plan.nodes.len() as u64);
-        let summary = warmstart::run(&plan, &store, &opts, &mut reporter).map_err(run_failure)?;
+        let summary = go(&mut reporter)?;
         reporter.finish();
         (summary, output_error(reporter.error()))
     } else {
@@ -106,10 +116,13 @@ pub fn run(
             // and a second Ctrl-C must get through while stages are still running.
             std::io::stderr(),
         );
-        let summary = warmstart::run(&plan, &store, &opts, &mut reporter).map_err(run_failure)?;
+        let summary = go(&mut reporter)?;
         (summary, output_error(reporter.error()))
     };
     if summary.interrupted {
+        if slurm.is_some() {
+            crate::cluster::reattach_hint(file);
+        }
         Err(Failure::Interrupted)
     } else if summary.failed > 0 || summary.skipped > 0 {
         Err(Failure::Stage(String::new()))

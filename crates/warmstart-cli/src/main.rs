@@ -15,6 +15,7 @@
 //! snippet; with no terminal (or `NO_COLOR`) the rendering is plain Unicode without colour,
 //! which is what the snapshot tests pin down.
 
+mod cluster;
 mod commands;
 mod context;
 mod dag;
@@ -61,6 +62,31 @@ enum Command {
         /// corrupt ones are quarantined and recomputed.
         #[arg(long)]
         verify: bool,
+        /// Where stages run [default: warmstart.toml's `[executor] kind`, else local].
+        #[arg(long, value_enum)]
+        executor: Option<cluster::ExecutorArg>,
+        /// With a cluster executor: submit, print the job ids and return; the jobs run on.
+        #[arg(long)]
+        detach: bool,
+    },
+    /// Where each instance stands on the cluster: fresh, queued (job id), finished,
+    /// failed (with its log), or not submitted.
+    Status {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel the experiment's queued and running cluster jobs.
+    Cancel { file: PathBuf },
+    /// Run one task of a cluster job (what `sbatch` runs on a compute node).
+    #[command(hide = true)]
+    Worker {
+        /// The job's task list in the cache (`v1/jobs/specs/`).
+        #[arg(long)]
+        tasks: String,
+        /// The task [default: $SLURM_ARRAY_TASK_ID, else 0].
+        #[arg(long)]
+        task: Option<u32>,
     },
     /// Show every stage instance, fresh or stale, and why.
     Plan {
@@ -175,7 +201,12 @@ fn main() -> ExitCode {
             fail_fast,
             json,
             verify,
-        } => commands::run(&file, &cache, jobs, fail_fast, json, verify),
+            executor,
+            detach,
+        } => commands::run(&file, &cache, jobs, fail_fast, json, verify, executor, detach),
+        Command::Status { file, json } => cluster::status(&file, &cache, json),
+        Command::Cancel { file } => cluster::cancel(&file, &cache),
+        Command::Worker { tasks, task } => cluster::worker(&cache, &tasks, task),
         Command::Plan { file, json } => commands::plan(&file, &cache, json),
         Command::Why { file, stage, at } => commands::why(&file, &cache, &stage, &at),
         Command::Show {

@@ -13,11 +13,12 @@ use warmstart_plan::executor::LocalExecutor;
 use warmstart_plan::run::{RunOptions, RunSummary, drive_topology, topology};
 use warmstart_plan::{Plan, Registry};
 use warmstart_slurm::executor::{Planned, SpecContext, SubmitReport, plan_specs, remote_nodes};
-use warmstart_slurm::records::{ExperimentJobs, LedgerEntry, Outcome, StatusRecord};
+use warmstart_slurm::records::{ExperimentJobs, LedgerEntry, StatusRecord};
 use warmstart_slurm::submit::JobRef;
 use warmstart_slurm::worker::{job_id_from_env, run_task};
 use warmstart_slurm::{Cluster, JobSpec, SlurmExecutor};
 
+pub use warmstart_slurm::records::Outcome;
 pub use warmstart_slurm::{ClusterError, SlurmCommands, SlurmConfig, SlurmError};
 pub use warmstart_spec::{ExecutorKind, ExecutorSpec};
 
