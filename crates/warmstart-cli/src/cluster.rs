@@ -10,9 +10,9 @@ use warmstart::Reporter;
 use warmstart::slurm::{ExecutorKind, SlurmCommands, SlurmConfig, SlurmError};
 use warmstart::{RunOptions, RunSummary};
 
+use crate::Failure;
 use crate::context::{load_plan, open_store};
 use crate::output::{Output, eprint_line};
-use crate::Failure;
 
 /// Where stages run (`--executor`).
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -32,7 +32,11 @@ pub struct Slurm {
 
 /// The executor to use: `--executor`, else the project file's `[executor] kind`, else
 /// local. `None` for local.
-pub fn choose(plan: &Plan, flag: Option<ExecutorArg>, detach: bool) -> Result<Option<Slurm>, Failure> {
+pub fn choose(
+    plan: &Plan,
+    flag: Option<ExecutorArg>,
+    detach: bool,
+) -> Result<Option<Slurm>, Failure> {
     let spec = warmstart::slurm::executor_spec(plan);
     let kind = match flag {
         Some(ExecutorArg::Slurm) => ExecutorKind::Slurm,
@@ -47,8 +51,11 @@ pub fn choose(plan: &Plan, flag: Option<ExecutorArg>, detach: bool) -> Result<Op
         }
         return Ok(None);
     }
-    let exe = std::env::current_exe()
-        .map_err(|e| Failure::Invalid(format!("error: cannot find the warmstart binary for the jobs to run: {e}")))?;
+    let exe = std::env::current_exe().map_err(|e| {
+        Failure::Invalid(format!(
+            "error: cannot find the warmstart binary for the jobs to run: {e}"
+        ))
+    })?;
     let commands = SlurmCommands::find().map_err(|e| Failure::Invalid(format!("error: {e}")))?;
     Ok(Some(Slurm {
         cfg: SlurmConfig::new(spec.as_ref(), exe),
@@ -72,19 +79,45 @@ pub fn run(
     slurm: &Slurm,
     reporter: &mut dyn Reporter,
 ) -> Result<RunSummary, Failure> {
-    let r = warmstart::slurm::run_on_slurm(plan, store, opts, slurm.cfg.clone(), &slurm.commands, false, reporter)
-        .map_err(slurm_failure)?;
+    let r = warmstart::slurm::run_on_slurm(
+        plan,
+        store,
+        opts,
+        slurm.cfg.clone(),
+        &slurm.commands,
+        false,
+        reporter,
+    )
+    .map_err(slurm_failure)?;
     Ok(r.summary)
 }
 
 /// `--detach`: submit, print what was submitted, return.
-pub fn detach(plan: &Plan, store: &warmstart::Store, opts: &RunOptions, slurm: &Slurm, file: &Path) -> Result<(), Failure> {
-    let r = warmstart::slurm::run_on_slurm(plan, store, opts, slurm.cfg.clone(), &slurm.commands, true, &mut ())
-        .map_err(slurm_failure)?;
+pub fn detach(
+    plan: &Plan,
+    store: &warmstart::Store,
+    opts: &RunOptions,
+    slurm: &Slurm,
+    file: &Path,
+) -> Result<(), Failure> {
+    let r = warmstart::slurm::run_on_slurm(
+        plan,
+        store,
+        opts,
+        slurm.cfg.clone(),
+        &slurm.commands,
+        true,
+        &mut (),
+    )
+    .map_err(slurm_failure)?;
     let s = &r.submitted;
     let mut out = Output::stdout();
     for (stage, job, tasks) in &s.submitted {
-        let what = if *tasks == 1 { "1 instance".to_string() } else { format!("{tasks} instances (array)") };
+        let what = if *tasks == 1 {
+            "1 instance".to_string()
+        } else {
+            format!("{tasks} instances (array)")
+        };
         out.line(format_args!("submitted {stage}: Slurm job {job}, {what}"));
     }
     out.line(format_args!(
@@ -116,11 +149,15 @@ pub fn reattach_hint(file: &Path) {
 pub fn status(file: &Path, cache: &Path, json_out: bool) -> Result<(), Failure> {
     let plan = load_plan(file)?;
     let store = open_store(cache)?;
-    let rows = warmstart::slurm::status(&plan, &store, &SlurmCommands::default()).map_err(slurm_failure)?;
+    let rows = warmstart::slurm::status(&plan, &store, &SlurmCommands::default())
+        .map_err(slurm_failure)?;
     let mut out = Output::stdout();
     if json_out {
         for r in &rows {
-            out.line(format_args!("{}", serde_json::to_string(r).unwrap_or_default()));
+            out.line(format_args!(
+                "{}",
+                serde_json::to_string(r).unwrap_or_default()
+            ));
         }
         return out.finish();
     }
@@ -128,13 +165,21 @@ pub fn status(file: &Path, cache: &Path, json_out: bool) -> Result<(), Failure> 
     let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
     for r in &rows {
         *counts.entry(r.state).or_default() += 1;
-        let job = r.job.as_deref().map(|j| format!("job {j}")).unwrap_or_default();
+        let job = r
+            .job
+            .as_deref()
+            .map(|j| format!("job {j}"))
+            .unwrap_or_default();
         let detail = r.detail.as_deref().unwrap_or("");
         let line = format!("{:width$}  {:13}  {:12}  {}", r.label, r.state, job, detail);
         out.line(format_args!("{}", line.trim_end()));
     }
     let summary: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
-    out.line(format_args!("{}: {}", plan.experiment.name, summary.join(", ")));
+    out.line(format_args!(
+        "{}: {}",
+        plan.experiment.name,
+        summary.join(", ")
+    ));
     out.finish()
 }
 
@@ -146,9 +191,16 @@ pub fn cancel(file: &Path, cache: &Path) -> Result<(), Failure> {
     let jobs = warmstart::slurm::cancel(&plan, &store, &commands).map_err(slurm_failure)?;
     let mut out = Output::stdout();
     if jobs.is_empty() {
-        out.line(format_args!("{}: no queued or running jobs", plan.experiment.name));
+        out.line(format_args!(
+            "{}: no queued or running jobs",
+            plan.experiment.name
+        ));
     } else {
-        out.line(format_args!("{}: cancelled Slurm job(s) {}", plan.experiment.name, jobs.join(", ")));
+        out.line(format_args!(
+            "{}: cancelled Slurm job(s) {}",
+            plan.experiment.name,
+            jobs.join(", ")
+        ));
     }
     out.finish()
 }
@@ -158,7 +210,9 @@ pub fn worker(cache: &Path, tasks: &str, task: Option<u32>) -> Result<(), Failur
     let task = match task {
         Some(t) => t,
         None => match std::env::var("SLURM_ARRAY_TASK_ID") {
-            Ok(t) => t.parse().map_err(|_| Failure::Invalid(format!("error: SLURM_ARRAY_TASK_ID is not a number: `{t}`")))?,
+            Ok(t) => t.parse().map_err(|_| {
+                Failure::Invalid(format!("error: SLURM_ARRAY_TASK_ID is not a number: `{t}`"))
+            })?,
             Err(_) => 0,
         },
     };
@@ -168,12 +222,18 @@ pub fn worker(cache: &Path, tasks: &str, task: Option<u32>) -> Result<(), Failur
             warmstart::slurm::Outcome::Ok { ran, key, .. } => {
                 eprint_line(format_args!(
                     "warmstart worker: {} {}",
-                    if ran { "ran and stored" } else { "found in the cache:" },
+                    if ran {
+                        "ran and stored"
+                    } else {
+                        "found in the cache:"
+                    },
                     key
                 ));
                 Ok(())
             }
-            warmstart::slurm::Outcome::Failed { error } => Err(Failure::Stage(format!("error: {error}"))),
+            warmstart::slurm::Outcome::Failed { error } => {
+                Err(Failure::Stage(format!("error: {error}")))
+            }
         },
         Err(e) => Err(Failure::Stage(format!("error: warmstart worker: {e}"))),
     }

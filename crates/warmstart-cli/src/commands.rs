@@ -63,16 +63,25 @@ fn cap_jobs(requested: usize, cores: usize) -> Result<(usize, Option<String>), F
     }
 }
 
-pub fn run(
-    file: &Path,
-    cache: &Path,
-    jobs: Option<usize>,
-    fail_fast: bool,
-    json_out: bool,
-    verify: bool,
-    executor: Option<crate::cluster::ExecutorArg>,
-    detach: bool,
-) -> Result<(), Failure> {
+/// The options of `warmstart run`.
+pub struct RunArgs {
+    pub jobs: Option<usize>,
+    pub fail_fast: bool,
+    pub json: bool,
+    pub verify: bool,
+    pub executor: Option<crate::cluster::ExecutorArg>,
+    pub detach: bool,
+}
+
+pub fn run(file: &Path, cache: &Path, args: RunArgs) -> Result<(), Failure> {
+    let RunArgs {
+        jobs,
+        fail_fast,
+        json: json_out,
+        verify,
+        executor,
+        detach,
+    } = args;
     let plan = load_plan(file)?;
     let store = open_store(cache)?;
     let slurm = crate::cluster::choose(&plan, executor, detach)?;

@@ -203,7 +203,17 @@ fn main() -> ExitCode {
             verify,
             executor,
             detach,
-        } => commands::run(&file, &cache, jobs, fail_fast, json, verify, executor, detach),
+        } => {
+            let args = commands::RunArgs {
+                jobs,
+                fail_fast,
+                json,
+                verify,
+                executor,
+                detach,
+            };
+            commands::run(&file, &cache, args)
+        }
         Command::Status { file, json } => cluster::status(&file, &cache, json),
         Command::Cancel { file } => cluster::cancel(&file, &cache),
         Command::Worker { tasks, task } => cluster::worker(&cache, &tasks, task),

@@ -121,9 +121,14 @@ pub struct Warning {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Progress {
-    Started { node: usize },
+    Started {
+        node: usize,
+    },
     /// A started node is a cluster job with this id.
-    Submitted { node: usize, job: String },
+    Submitted {
+        node: usize,
+        job: String,
+    },
     Done(Event),
     Warning(Warning),
 }

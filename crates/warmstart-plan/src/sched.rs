@@ -355,7 +355,13 @@ impl<O: Clone> Scheduler<O> {
         self.stop = Some(Stop::Cancelled);
         self.release_resources(i);
         self.state[i] = NodeState::Skipped;
-        self.report(i, Status::Skipped, 0, None, Some(SkipReason::Detached { job }));
+        self.report(
+            i,
+            Status::Skipped,
+            0,
+            None,
+            Some(SkipReason::Detached { job }),
+        );
     }
 
     /// Ctrl-C: stop dispatching; running stages finish and are recorded.

@@ -126,7 +126,10 @@ mod tests {
         spec.mem = Some("4G".into());
         spec.time = Some("01:00:00".into());
         spec.account = Some("lab".into());
-        spec.extra = vec![warmstart_spec::Spanned::new("--constraint=a100".into(), 0..0)];
+        spec.extra = vec![warmstart_spec::Spanned::new(
+            "--constraint=a100".into(),
+            0..0,
+        )];
         let cfg = SlurmConfig::new(Some(&spec), "/bin/warmstart".into());
         let hints = ClusterHints {
             mem: Some("32G".into()),

@@ -20,22 +20,21 @@
 //! `skipped` with the job's id; the next `warmstart run` reattaches.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use warmstart_cache::store::{CacheError, Store};
 use warmstart_cache::CacheKey;
-use warmstart_engine::Determinism;
+use warmstart_cache::store::{CacheError, Store};
 use warmstart_plan::executor::{Completion, Executor, Job, LocalExecutor};
 use warmstart_plan::sched::{InputSource as SchedInput, JobOutcome};
-use warmstart_plan::status::{Freshness, assess, key_inputs, node_ref};
 use warmstart_plan::{Plan, Status};
 
 use crate::cluster::{Cluster, ClusterError, shell_quote};
-use crate::config::{Resources, SlurmConfig, runs_locally};
+use crate::config::{Resources, SlurmConfig};
 use crate::jobspec::{FORMAT, InputSource, JobSpec, TaskList};
+use crate::prepare::{Planned, check_paths, plan_specs, remote_nodes, spec_for};
 use crate::records::{ExperimentJobs, LedgerEntry, Outcome, StatusRecord, now};
 use crate::submit::{Group, JobRef, Pending, array_indices, group_stage};
 
@@ -324,7 +323,9 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
     fn submit_deferred(&mut self) -> Result<(), SlurmError> {
         while let Some(mut batch) = self.deferred.pop_front() {
             // Already submitted on their own (dispatched while deferred), or doomed.
-            batch.retain(|p| !self.job.contains_key(&p.node) && !self.finished.contains_key(&p.node));
+            batch.retain(|p| {
+                !self.job.contains_key(&p.node) && !self.finished.contains_key(&p.node)
+            });
             for p in &mut batch {
                 // Wait only for jobs that have not finished.
                 p.waits_for.retain(|d| self.live.contains(d));
@@ -343,10 +344,12 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
             }
             // Upstream not submitted yet (deferred itself): this batch waits too.
             if batch.iter().any(|p| {
-                self.plan.nodes[p.node]
-                    .inputs
-                    .iter()
-                    .any(|j| self.spec[*j].is_some() && !self.job.contains_key(j) && !self.finished.contains_key(j) && !self.keys.contains_key(j))
+                self.plan.nodes[p.node].inputs.iter().any(|j| {
+                    self.spec[*j].is_some()
+                        && !self.job.contains_key(j)
+                        && !self.finished.contains_key(j)
+                        && !self.keys.contains_key(j)
+                })
             }) {
                 self.deferred.push_front(batch);
                 return Ok(());
@@ -418,9 +421,7 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
             self.live.insert(n);
             self.lost.remove(&n);
         }
-        self.report
-            .submitted
-            .push((stage, id, group.tasks.len()));
+        self.report.submitted.push((stage, id, group.tasks.len()));
         Ok(())
     }
 
@@ -436,7 +437,11 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
             match key {
                 Some(k) => inputs.push(InputSource::Entry(k)),
                 None => {
-                    return self.fail(node, job.key, "internal: an input's entry is unknown (please report)".into());
+                    return self.fail(
+                        node,
+                        job.key,
+                        "internal: an input's entry is unknown (please report)".into(),
+                    );
                 }
             }
         }
@@ -541,7 +546,8 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
                 continue;
             }
             let current = self.job.get(&i).map(ToString::to_string);
-            let Some(r) = StatusRecord::load(self.store, &spec).filter(|r| Some(&r.job) == current.as_ref())
+            let Some(r) =
+                StatusRecord::load(self.store, &spec).filter(|r| Some(&r.job) == current.as_ref())
             else {
                 continue;
             };
@@ -627,7 +633,11 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
         };
         match self.submit_group(&group) {
             Ok(()) => self.watch(i),
-            Err(e) => self.fail(i, CacheKey([0; 32]), format!("cannot submit it to Slurm again: {e}")),
+            Err(e) => self.fail(
+                i,
+                CacheKey([0; 32]),
+                format!("cannot submit it to Slurm again: {e}"),
+            ),
         }
     }
 
@@ -648,9 +658,12 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
             Completion::Committed { node, .. } => {
                 self.uncommitted.remove(node);
                 let ready: Vec<Job> = {
-                    let (now, wait): (Vec<Job>, Vec<Job>) = std::mem::take(&mut self.waiting_commit)
-                        .into_iter()
-                        .partition(|j| j.inputs.iter().all(|(i, _)| !self.uncommitted.contains(i)));
+                    let (now, wait): (Vec<Job>, Vec<Job>) =
+                        std::mem::take(&mut self.waiting_commit)
+                            .into_iter()
+                            .partition(|j| {
+                                j.inputs.iter().all(|(i, _)| !self.uncommitted.contains(i))
+                            });
                     self.waiting_commit = wait;
                     now
                 };
@@ -666,7 +679,10 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
     fn detach_all(&mut self) {
         self.detached = true;
         for i in std::mem::take(&mut self.watched) {
-            let job = self.job.get(&i).map_or_else(|| "?".into(), ToString::to_string);
+            let job = self
+                .job
+                .get(&i)
+                .map_or_else(|| "?".into(), ToString::to_string);
             self.queued.push_back(Completion::Detached { node: i, job });
         }
         for j in std::mem::take(&mut self.waiting_commit) {
@@ -728,137 +744,12 @@ impl Executor for SlurmExecutor<'_, '_> {
             if left.is_zero() {
                 return None;
             }
-            if let Some(c) = self.local.next_completion(left.min(Duration::from_millis(50))) {
+            if let Some(c) = self
+                .local
+                .next_completion(left.min(Duration::from_millis(50)))
+            {
                 return Some(self.observe(c));
             }
         }
-    }
-}
-
-
-/// What a run would do with each node under the Slurm executor.
-#[derive(Debug)]
-pub enum Planned {
-    /// Fresh in the cache under this key.
-    Fresh(CacheKey),
-    /// Runs here, or is submitted once what runs here is done.
-    Later,
-    /// Can be submitted now: its job spec.
-    Job(Box<JobSpec>),
-}
-
-/// The job spec of every node that can be submitted now (inputs fresh or themselves
-/// submittable), in node order.
-pub fn plan_specs(plan: &Plan, store: &Store, remote: &[bool], ctx: &SpecContext) -> Vec<Planned> {
-    let assessment = assess(plan, store);
-    let fresh = &assessment.freshness;
-    let mut out: Vec<Planned> = Vec::with_capacity(plan.nodes.len());
-    let mut ids: Vec<Option<String>> = vec![None; plan.nodes.len()];
-    for (i, node) in plan.nodes.iter().enumerate() {
-        if let Freshness::Fresh { key, .. } = &fresh[i] {
-            out.push(Planned::Fresh(*key));
-            continue;
-        }
-        if !remote[i] || node.inputs.iter().any(|&j| matches!(out[j], Planned::Later)) {
-            out.push(Planned::Later);
-            continue;
-        }
-        let inputs = node
-            .inputs
-            .iter()
-            .map(|&j| match &out[j] {
-                Planned::Fresh(key) => InputSource::Entry(*key),
-                _ => InputSource::Job(ids[j].clone().unwrap_or_default()),
-            })
-            .collect();
-        let spec = spec_for(plan, ctx, i, inputs);
-        ids[i] = Some(spec.id());
-        out.push(Planned::Job(Box::new(spec)));
-    }
-    out
-}
-
-/// Which nodes run as Slurm jobs: not a local kind (or `local = false`), not volatile.
-pub fn remote_nodes(plan: &Plan) -> Vec<bool> {
-    plan.nodes
-        .iter()
-        .map(|node| {
-            let hints = &plan.experiment.stages[node.stage_index].cluster;
-            !runs_locally(&node.kind.name, hints) && node.determinism() != Determinism::Volatile
-        })
-        .collect()
-}
-
-/// The job spec of plan node `i` with these input sources.
-pub fn spec_for(plan: &Plan, ctx: &SpecContext, i: usize, inputs: Vec<InputSource>) -> JobSpec {
-    let node = &plan.nodes[i];
-    let zeros = vec![warmstart_cache::Digest([0; 32]); node.inputs.len()];
-    JobSpec {
-        v: FORMAT,
-        experiment: plan.experiment.name.clone(),
-        stage: node.stage.clone(),
-        coords: node.coords.clone(),
-        label: node.label(),
-        kind: node.kind.name.clone(),
-        engine: plan.experiment.stages[node.stage_index]
-            .engine
-            .as_ref()
-            .map(|e| e.value.clone()),
-        plugins: ctx.plugins.clone(),
-        base_dir: ctx.base_dir.clone(),
-        params: node.params.clone(),
-        seed: node.seed,
-        threads: node.threads,
-        key: key_inputs(plan, node, &zeros),
-        inputs,
-        ref_id: node_ref(plan, node),
-    }
-}
-
-/// Refuse a node-local cache, and plugins off the cache's filesystem, before anything is
-/// submitted.
-fn check_paths(store: &Store, cfg: &SlurmConfig, ctx: &SpecContext) -> Result<(), SlurmError> {
-    let root = std::fs::canonicalize(store.root()).unwrap_or_else(|_| store.root().to_path_buf());
-    if !cfg.allow_node_local_cache && is_node_local(&root) {
-        return Err(SlurmError::NodeLocalCache(root));
-    }
-    if !cfg.worker_exe.is_file() {
-        return Err(SlurmError::WorkerExe(cfg.worker_exe.clone()));
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let dev = |p: &Path| std::fs::metadata(p).map(|m| m.dev()).ok();
-        let cache_dev = dev(&root);
-        for (name, path) in &ctx.plugins {
-            if !cfg.allow_node_local_cache && dev(path) != cache_dev {
-                return Err(SlurmError::PluginElsewhere {
-                    name: name.clone(),
-                    path: path.clone(),
-                    cache: root.clone(),
-                });
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Paths that are private to one machine on every cluster.
-fn is_node_local(p: &Path) -> bool {
-    ["/tmp", "/dev/shm", "/run", "/var/run"]
-        .iter()
-        .any(|d| p.starts_with(d))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn node_local_paths() {
-        assert!(is_node_local(Path::new("/tmp/x/cache")));
-        assert!(is_node_local(Path::new("/dev/shm/c")));
-        assert!(!is_node_local(Path::new("/scratch/c")));
-        assert!(!is_node_local(Path::new("/tmpfoo")));
     }
 }

@@ -94,14 +94,21 @@ impl JobSpec {
         let bytes = store
             .read_job_file("specs", &name)
             .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("job spec {id} is not in the cache (was the cache moved or cleaned?)"))?;
+            .ok_or_else(|| {
+                format!("job spec {id} is not in the cache (was the cache moved or cleaned?)")
+            })?;
         let spec: JobSpec = serde_json::from_slice(&bytes)
             .map_err(|e| format!("job spec {id} cannot be read: {e}"))?;
         if spec.v != FORMAT {
-            return Err(format!("job spec {id} has format {} (this warmstart reads {FORMAT})", spec.v));
+            return Err(format!(
+                "job spec {id} has format {} (this warmstart reads {FORMAT})",
+                spec.v
+            ));
         }
         if spec.id() != id {
-            return Err(format!("job spec {id} was changed after it was written: its content no longer has that id"));
+            return Err(format!(
+                "job spec {id} was changed after it was written: its content no longer has that id"
+            ));
         }
         Ok(spec)
     }
@@ -139,7 +146,10 @@ impl TaskList {
 
     /// The spec of task `task`.
     pub fn spec_of(&self, task: u32) -> Option<&str> {
-        self.tasks.iter().find(|(t, _)| *t == task).map(|(_, s)| s.as_str())
+        self.tasks
+            .iter()
+            .find(|(t, _)| *t == task)
+            .map(|(_, s)| s.as_str())
     }
 }
 
@@ -184,7 +194,9 @@ mod tests {
         assert_eq!(id, spec.id());
         assert_eq!(JobSpec::load(&store, &id).unwrap(), spec);
         let path = dir.path().join(format!("v1/jobs/specs/{id}.json"));
-        let text = std::fs::read_to_string(&path).unwrap().replace("\"seed\": 7", "\"seed\": 8");
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("\"seed\": 7", "\"seed\": 8");
         std::fs::write(&path, text).unwrap();
         assert!(JobSpec::load(&store, &id).unwrap_err().contains("changed"));
     }

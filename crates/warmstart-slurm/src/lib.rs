@@ -30,11 +30,12 @@ pub mod cluster;
 pub mod config;
 pub mod executor;
 pub mod jobspec;
+pub mod prepare;
 pub mod records;
 pub mod submit;
 pub mod worker;
 
 pub use cluster::{Cluster, ClusterError, SlurmCommands};
 pub use config::SlurmConfig;
-pub use executor::{SlurmExecutor, SlurmError};
+pub use executor::{SlurmError, SlurmExecutor};
 pub use jobspec::JobSpec;

@@ -13,9 +13,9 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use warmstart_cache::CacheKey;
 use warmstart_cache::key::Digest;
 use warmstart_cache::store::{CacheError, Store};
-use warmstart_cache::CacheKey;
 
 use crate::jobspec::FORMAT;
 
@@ -29,7 +29,9 @@ pub enum Outcome {
         key: CacheKey,
         output_digest: Digest,
     },
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 /// A worker's report.
@@ -60,7 +62,9 @@ impl StatusRecord {
         let bytes = store
             .read_job_file("status", &format!("{spec}.json"))
             .ok()??;
-        serde_json::from_slice(&bytes).ok().filter(|r: &StatusRecord| r.v == FORMAT)
+        serde_json::from_slice(&bytes)
+            .ok()
+            .filter(|r: &StatusRecord| r.v == FORMAT)
     }
 }
 
@@ -78,12 +82,18 @@ pub struct LedgerEntry {
 impl LedgerEntry {
     pub fn save(&self, store: &Store, spec: &str) -> Result<(), CacheError> {
         let json = serde_json::to_vec(self).unwrap_or_default();
-        store.write_job_file("ledger", &format!("{spec}.json"), &json).map(|_| ())
+        store
+            .write_job_file("ledger", &format!("{spec}.json"), &json)
+            .map(|_| ())
     }
 
     pub fn load(store: &Store, spec: &str) -> Option<LedgerEntry> {
-        let bytes = store.read_job_file("ledger", &format!("{spec}.json")).ok()??;
-        serde_json::from_slice(&bytes).ok().filter(|e: &LedgerEntry| e.v == FORMAT)
+        let bytes = store
+            .read_job_file("ledger", &format!("{spec}.json"))
+            .ok()??;
+        serde_json::from_slice(&bytes)
+            .ok()
+            .filter(|e: &LedgerEntry| e.v == FORMAT)
     }
 }
 
@@ -96,7 +106,10 @@ pub struct ExperimentJobs {
 
 impl ExperimentJobs {
     fn name(experiment: &str) -> String {
-        format!("exp-{}.json", &blake3::hash(experiment.as_bytes()).to_hex()[..32])
+        format!(
+            "exp-{}.json",
+            &blake3::hash(experiment.as_bytes()).to_hex()[..32]
+        )
     }
 
     pub fn load(store: &Store, experiment: &str) -> ExperimentJobs {

@@ -85,10 +85,7 @@ pub fn group_stage(
     for p in batch {
         let refs: BTreeSet<&JobRef> = p.waits_for.iter().filter_map(|d| jobs.get(d)).collect();
         match refs.iter().next() {
-            Some(JobRef {
-                job,
-                task: Some(t),
-            }) if refs.len() == 1 => corr
+            Some(JobRef { job, task: Some(t) }) if refs.len() == 1 => corr
                 .entry((job.clone(), p.resources.clone()))
                 .or_default()
                 .push((p.node, *t)),
@@ -107,7 +104,12 @@ pub fn group_stage(
             });
         } else {
             for (node, t) in tasks {
-                rest_single(&mut groups, node, &resources, format!("afterok:{array}_{t}"));
+                rest_single(
+                    &mut groups,
+                    node,
+                    &resources,
+                    format!("afterok:{array}_{t}"),
+                );
             }
         }
     }
@@ -123,7 +125,11 @@ pub fn group_stage(
     for ((dependency, resources), nodes) in by_deps {
         for chunk in nodes.chunks(MAX_ARRAY_TASKS) {
             groups.push(Group {
-                tasks: chunk.iter().enumerate().map(|(t, &n)| (n, t as u32)).collect(),
+                tasks: chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(t, &n)| (n, t as u32))
+                    .collect(),
                 resources: resources.clone(),
                 dependency: dependency.clone(),
                 array: chunk.len() > 1,
@@ -253,7 +259,10 @@ mod tests {
 
     #[test]
     fn index_lists_and_job_refs() {
-        assert_eq!(array_indices(&[(0, 3), (0, 0), (0, 1), (0, 7), (0, 9), (0, 10)]), "0-1,3,7,9-10");
+        assert_eq!(
+            array_indices(&[(0, 3), (0, 0), (0, 1), (0, 7), (0, 9), (0, 10)]),
+            "0-1,3,7,9-10"
+        );
         assert_eq!(JobRef::parse("12_3"), Some(task("12", 3)));
         assert_eq!(JobRef::parse("12").unwrap().to_string(), "12");
         assert_eq!(JobRef::parse("12_"), None);

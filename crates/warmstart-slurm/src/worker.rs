@@ -70,7 +70,11 @@ pub fn resolve_key(store: &Store, spec: &JobSpec) -> Result<(KeyInputs, Vec<Cach
                 Some(Outcome::Failed { error }) => {
                     return Err(format!("input `{label}` failed: {error}"));
                 }
-                None => return Err(format!("input `{label}` has not finished (no status record for job spec {s})")),
+                None => {
+                    return Err(format!(
+                        "input `{label}` has not finished (no status record for job spec {s})"
+                    ));
+                }
             },
         };
         match store.lookup(&key) {
@@ -126,7 +130,9 @@ fn run_spec(
     }
     let mut inputs = Vec::with_capacity(input_keys.len());
     for (k, slot) in input_keys.iter().zip(&spec.key.inputs) {
-        let tables = store.read(k).map_err(|e| format!("cannot read input: {e}"))?;
+        let tables = store
+            .read(k)
+            .map_err(|e| format!("cannot read input: {e}"))?;
         inputs.push(StageInput {
             stage: slot.stage.clone(),
             coords: slot.coords.clone(),

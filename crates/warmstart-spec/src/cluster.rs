@@ -91,7 +91,8 @@ pub fn mem_problem(s: &str) -> Option<&'static str> {
 /// Why `s` is not a Slurm time limit, or `None` when it is one. Accepted, as `sbatch`
 /// does: `M`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`.
 pub fn time_problem(s: &str) -> Option<&'static str> {
-    const HELP: &str = "write minutes (`30`), `HH:MM:SS` (`04:00:00`) or `D-HH:MM:SS` (`1-12:00:00`)";
+    const HELP: &str =
+        "write minutes (`30`), `HH:MM:SS` (`04:00:00`) or `D-HH:MM:SS` (`1-12:00:00`)";
     let (days, rest) = match s.split_once('-') {
         Some((d, r)) => (Some(d), r),
         None => (None, s),
@@ -133,10 +134,20 @@ mod tests {
 
     #[test]
     fn slurm_time_limits() {
-        for ok in ["30", "30:00", "04:00:00", "1-12", "1-12:30", "1-12:30:00", "100:00:00"] {
+        for ok in [
+            "30",
+            "30:00",
+            "04:00:00",
+            "1-12",
+            "1-12:30",
+            "1-12:30:00",
+            "100:00:00",
+        ] {
             assert_eq!(time_problem(ok), None, "{ok}");
         }
-        for bad in ["", "0", "00:00:00", "1:2:3:4", "4h", "1-", "-1", "10:75", "1:00:60", "a-1"] {
+        for bad in [
+            "", "0", "00:00:00", "1:2:3:4", "4h", "1-", "-1", "10:75", "1:00:60", "a-1",
+        ] {
             assert!(time_problem(bad).is_some(), "{bad}");
         }
     }

@@ -95,7 +95,11 @@ pub fn plugin_paths(experiment: &Experiment) -> Vec<(String, PathBuf)> {
     if let Ok(Some(project)) = warmstart_spec::load_project_for(&experiment.source.path) {
         let dir = project.source.path.parent();
         for d in &project.engines {
-            if !experiment.engines.iter().any(|e| e.name.value == d.name.value) {
+            if !experiment
+                .engines
+                .iter()
+                .any(|e| e.name.value == d.name.value)
+            {
                 out.push((d.name.value.clone(), plugins::resolve(dir, &d.path.value)));
             }
         }
@@ -188,7 +192,9 @@ mod plugins {
     pub fn add_files(_r: &mut Registry, list: &[(String, PathBuf)]) -> Result<(), String> {
         match list.first() {
             None => Ok(()),
-            Some((name, _)) => Err(format!("plugin `{name}`: this build cannot load plugins (the `plugins` feature is off)")),
+            Some((name, _)) => Err(format!(
+                "plugin `{name}`: this build cannot load plugins (the `plugins` feature is off)"
+            )),
         }
     }
 

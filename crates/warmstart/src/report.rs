@@ -172,7 +172,10 @@ impl<W: Write, E: Write> PlainReporter<W, E> {
             RunEvent::Started(_) => {}
             RunEvent::Submitted(s) => {
                 if self.print_stages {
-                    self.write(&format!("submitted {} as Slurm job {}", s.label, s.job), false);
+                    self.write(
+                        &format!("submitted {} as Slurm job {}", s.label, s.job),
+                        false,
+                    );
                 }
             }
             RunEvent::Stage(ev) => {

@@ -12,7 +12,8 @@ use warmstart_cache::store::Store;
 use warmstart_plan::executor::LocalExecutor;
 use warmstart_plan::run::{RunOptions, RunSummary, drive_topology, topology};
 use warmstart_plan::{Plan, Registry};
-use warmstart_slurm::executor::{Planned, SpecContext, SubmitReport, plan_specs, remote_nodes};
+use warmstart_slurm::executor::{SpecContext, SubmitReport};
+use warmstart_slurm::prepare::{Planned, plan_specs, remote_nodes};
 use warmstart_slurm::records::{ExperimentJobs, LedgerEntry, StatusRecord};
 use warmstart_slurm::submit::JobRef;
 use warmstart_slurm::worker::{job_id_from_env, run_task};
@@ -69,7 +70,8 @@ pub fn run_on_slurm(
     }
     std::thread::scope(|scope| {
         let local = LocalExecutor::new(scope, plan, store);
-        let mut ex = SlurmExecutor::prepare(plan, store, cluster, cfg, ctx, local, opts.cancel.clone())?;
+        let mut ex =
+            SlurmExecutor::prepare(plan, store, cluster, cfg, ctx, local, opts.cancel.clone())?;
         let submitted = ex.report().clone();
         if detach {
             return Ok(SlurmRun {
@@ -120,7 +122,11 @@ pub fn worker(cache: &Path, tasks: &str, task: u32) -> Result<StatusRecord, Stri
 }
 
 /// Cancel every queued or running job of the experiment; the jobs cancelled.
-pub fn cancel(plan: &Plan, store: &Store, cluster: &dyn Cluster) -> Result<Vec<String>, SlurmError> {
+pub fn cancel(
+    plan: &Plan,
+    store: &Store,
+    cluster: &dyn Cluster,
+) -> Result<Vec<String>, SlurmError> {
     let jobs = ExperimentJobs::load(store, &plan.experiment.name);
     let queue = cluster.queue(&jobs.jobs)?;
     let mut alive: Vec<String> = queue
@@ -151,7 +157,11 @@ pub struct InstanceState {
 
 /// Every instance's state: fresh in the cache, queued (per one `squeue`), finished or
 /// failed (per its worker's record), lost, or never submitted.
-pub fn status(plan: &Plan, store: &Store, cluster: &dyn Cluster) -> Result<Vec<InstanceState>, SlurmError> {
+pub fn status(
+    plan: &Plan,
+    store: &Store,
+    cluster: &dyn Cluster,
+) -> Result<Vec<InstanceState>, SlurmError> {
     let ctx = spec_context(plan);
     let planned = plan_specs(plan, store, &remote_nodes(plan), &ctx);
     let ledger: Vec<Option<(String, LedgerEntry)>> = planned
@@ -220,4 +230,3 @@ pub fn status(plan: &Plan, store: &Store, cluster: &dyn Cluster) -> Result<Vec<I
 pub fn config(plan: &Plan, worker_exe: PathBuf) -> SlurmConfig {
     SlurmConfig::new(executor_spec(plan).as_ref(), worker_exe)
 }
-

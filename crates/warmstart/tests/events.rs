@@ -3,8 +3,7 @@
 use warmstart::SkipReason;
 use warmstart::Status;
 use warmstart::events::{
-    RunEvent, StageEvent, StartedEvent, SubmittedEvent, SummaryCounts, SummaryEvent,
-    WarningEvent,
+    RunEvent, StageEvent, StartedEvent, SubmittedEvent, SummaryCounts, SummaryEvent, WarningEvent,
 };
 
 fn stage(status: Status, error: Option<&str>, skip: Option<SkipReason>) -> RunEvent {

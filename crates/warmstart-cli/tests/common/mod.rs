@@ -21,6 +21,16 @@ impl Project {
             dir: tempfile::tempdir().expect("temp dir"),
         }
     }
+    /// A project under the build's target directory rather than /tmp: a cluster executor
+    /// refuses a cache on a node-local path.
+    pub fn on_shared_disk() -> Self {
+        Project {
+            dir: tempfile::Builder::new()
+                .prefix("ws-")
+                .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+                .expect("temp dir under target/"),
+        }
+    }
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }

@@ -337,9 +337,18 @@ fn a_detached_node_ends_skipped_with_its_job_and_the_run_stops_dispatching() {
     let (summary, _) = s.finish(0);
     assert_eq!(
         status_of(&summary, 0),
-        (Status::Skipped, Some(SkipReason::Detached { job: "17_3".into() }))
+        (
+            Status::Skipped,
+            Some(SkipReason::Detached { job: "17_3".into() })
+        )
     );
-    assert_eq!(status_of(&summary, 1), (Status::Skipped, Some(SkipReason::Cancelled)));
-    assert_eq!(status_of(&summary, 2), (Status::Skipped, Some(SkipReason::Cancelled)));
+    assert_eq!(
+        status_of(&summary, 1),
+        (Status::Skipped, Some(SkipReason::Cancelled))
+    );
+    assert_eq!(
+        status_of(&summary, 2),
+        (Status::Skipped, Some(SkipReason::Cancelled))
+    );
     assert!(summary.interrupted);
 }

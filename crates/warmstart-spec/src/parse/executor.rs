@@ -98,7 +98,7 @@ pub(super) fn parse_executor(
                     _ => None,
                 };
                 match secs {
-                    Some(s) if s >= 1.0 && s <= 3600.0 => spec.poll_interval = Some(s),
+                    Some(s) if (1.0..=3600.0).contains(&s) => spec.poll_interval = Some(s),
                     _ => cx.type_err(
                         &w,
                         v,
@@ -109,7 +109,12 @@ pub(super) fn parse_executor(
             }
             "allow_node_local_cache" => match v.kind {
                 Kind::Bool(b) => spec.allow_node_local_cache = b,
-                _ => cx.type_err(&w, v, "a boolean", "write `allow_node_local_cache = true` (only on a one-node cluster)".into()),
+                _ => cx.type_err(
+                    &w,
+                    v,
+                    "a boolean",
+                    "write `allow_node_local_cache = true` (only on a one-node cluster)".into(),
+                ),
             },
             "description" => {}
             _ => cx.unknown_key(k, "[executor]", &KEYS),

@@ -227,7 +227,9 @@ fn parse_stage(
                     "write `gpu = true` or `gpu = 0` (a device number)".into(),
                 ),
             },
-            "mem" | "time" | "partition" | "local" => cluster_hint(cx, &k.value, v, &w, &mut cluster),
+            "mem" | "time" | "partition" | "local" => {
+                cluster_hint(cx, &k.value, v, &w, &mut cluster)
+            }
             "gather" => gather = string_list(cx, v, &w, axes),
             "sweep" => sweep = string_list(cx, v, &w, axes),
             "inputs" => inputs = parse_inputs(cx, v, sname),
@@ -290,7 +292,12 @@ fn cluster_hint(cx: &mut Ctx, key: &str, v: &Node, w: &str, hints: &mut ClusterH
     if key == "local" {
         match v.kind {
             Kind::Bool(b) => hints.local = Some(b),
-            _ => cx.type_err(w, v, "a boolean", "write `local = true` to run this stage on the submitting machine".into()),
+            _ => cx.type_err(
+                w,
+                v,
+                "a boolean",
+                "write `local = true` to run this stage on the submitting machine".into(),
+            ),
         }
         return;
     }
@@ -300,7 +307,12 @@ fn cluster_hint(cx: &mut Ctx, key: &str, v: &Node, w: &str, hints: &mut ClusterH
             "time" => "`time = \"04:00:00\"`",
             _ => "`partition = \"gpu\"`",
         };
-        cx.type_err(w, v, "a string", format!("write it in quotes, e.g. {example}"));
+        cx.type_err(
+            w,
+            v,
+            "a string",
+            format!("write it in quotes, e.g. {example}"),
+        );
         return;
     };
     let problem = match key {

@@ -1,0 +1,151 @@
+//! What a Slurm run decides before it submits anything: which instances are jobs
+//! (not local kinds, not volatile), the job spec of every instance that can be submitted
+//! now, and whether the cache and plugins are somewhere every node can see.
+
+use std::path::Path;
+
+use warmstart_cache::CacheKey;
+use warmstart_cache::store::Store;
+use warmstart_engine::Determinism;
+use warmstart_plan::Plan;
+use warmstart_plan::status::{Freshness, assess, key_inputs, node_ref};
+
+use crate::config::{SlurmConfig, runs_locally};
+use crate::executor::{SlurmError, SpecContext};
+use crate::jobspec::{FORMAT, InputSource, JobSpec};
+
+/// What a run would do with each node under the Slurm executor.
+#[derive(Debug)]
+pub enum Planned {
+    /// Fresh in the cache under this key.
+    Fresh(CacheKey),
+    /// Runs here, or is submitted once what runs here is done.
+    Later,
+    /// Can be submitted now: its job spec.
+    Job(Box<JobSpec>),
+}
+
+/// The job spec of every node that can be submitted now (inputs fresh or themselves
+/// submittable), in node order.
+pub fn plan_specs(plan: &Plan, store: &Store, remote: &[bool], ctx: &SpecContext) -> Vec<Planned> {
+    let assessment = assess(plan, store);
+    let fresh = &assessment.freshness;
+    let mut out: Vec<Planned> = Vec::with_capacity(plan.nodes.len());
+    let mut ids: Vec<Option<String>> = vec![None; plan.nodes.len()];
+    for (i, node) in plan.nodes.iter().enumerate() {
+        if let Freshness::Fresh { key, .. } = &fresh[i] {
+            out.push(Planned::Fresh(*key));
+            continue;
+        }
+        if !remote[i]
+            || node
+                .inputs
+                .iter()
+                .any(|&j| matches!(out[j], Planned::Later))
+        {
+            out.push(Planned::Later);
+            continue;
+        }
+        let inputs = node
+            .inputs
+            .iter()
+            .map(|&j| match &out[j] {
+                Planned::Fresh(key) => InputSource::Entry(*key),
+                _ => InputSource::Job(ids[j].clone().unwrap_or_default()),
+            })
+            .collect();
+        let spec = spec_for(plan, ctx, i, inputs);
+        ids[i] = Some(spec.id());
+        out.push(Planned::Job(Box::new(spec)));
+    }
+    out
+}
+
+/// Which nodes run as Slurm jobs: not a local kind (or `local = false`), not volatile.
+pub fn remote_nodes(plan: &Plan) -> Vec<bool> {
+    plan.nodes
+        .iter()
+        .map(|node| {
+            let hints = &plan.experiment.stages[node.stage_index].cluster;
+            !runs_locally(&node.kind.name, hints) && node.determinism() != Determinism::Volatile
+        })
+        .collect()
+}
+
+/// The job spec of plan node `i` with these input sources.
+pub fn spec_for(plan: &Plan, ctx: &SpecContext, i: usize, inputs: Vec<InputSource>) -> JobSpec {
+    let node = &plan.nodes[i];
+    let zeros = vec![warmstart_cache::Digest([0; 32]); node.inputs.len()];
+    JobSpec {
+        v: FORMAT,
+        experiment: plan.experiment.name.clone(),
+        stage: node.stage.clone(),
+        coords: node.coords.clone(),
+        label: node.label(),
+        kind: node.kind.name.clone(),
+        engine: plan.experiment.stages[node.stage_index]
+            .engine
+            .as_ref()
+            .map(|e| e.value.clone()),
+        plugins: ctx.plugins.clone(),
+        base_dir: ctx.base_dir.clone(),
+        params: node.params.clone(),
+        seed: node.seed,
+        threads: node.threads,
+        key: key_inputs(plan, node, &zeros),
+        inputs,
+        ref_id: node_ref(plan, node),
+    }
+}
+
+/// Refuse a node-local cache, and plugins off the cache's filesystem, before anything is
+/// submitted.
+pub(crate) fn check_paths(
+    store: &Store,
+    cfg: &SlurmConfig,
+    ctx: &SpecContext,
+) -> Result<(), SlurmError> {
+    let root = std::fs::canonicalize(store.root()).unwrap_or_else(|_| store.root().to_path_buf());
+    if !cfg.allow_node_local_cache && is_node_local(&root) {
+        return Err(SlurmError::NodeLocalCache(root));
+    }
+    if !cfg.worker_exe.is_file() {
+        return Err(SlurmError::WorkerExe(cfg.worker_exe.clone()));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let dev = |p: &Path| std::fs::metadata(p).map(|m| m.dev()).ok();
+        let cache_dev = dev(&root);
+        for (name, path) in &ctx.plugins {
+            if !cfg.allow_node_local_cache && dev(path) != cache_dev {
+                return Err(SlurmError::PluginElsewhere {
+                    name: name.clone(),
+                    path: path.clone(),
+                    cache: root.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Paths that are private to one machine on every cluster.
+fn is_node_local(p: &Path) -> bool {
+    ["/tmp", "/dev/shm", "/run", "/var/run"]
+        .iter()
+        .any(|d| p.starts_with(d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_local_paths() {
+        assert!(is_node_local(Path::new("/tmp/x/cache")));
+        assert!(is_node_local(Path::new("/dev/shm/c")));
+        assert!(!is_node_local(Path::new("/scratch/c")));
+        assert!(!is_node_local(Path::new("/tmpfoo")));
+    }
+}
