@@ -348,7 +348,13 @@ fn detach_then_status_then_reattach_and_cancel() {
     assert!(stdout(&st).contains("queued"), "{}", stdout(&st));
     let (ev, out) = p.run_json("e.toml");
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(with_status(&ev, "ran").len(), 3);
+    // On a loaded machine a job may finish before the run looks: then it is `cached`.
+    assert_eq!(
+        with_status(&ev, "ran").len() + with_status(&ev, "cached").len(),
+        3,
+        "{ev:?}"
+    );
+    assert!(with_status(&ev, "ran").contains(&"all"), "{ev:?}");
     assert_eq!(sbatch_calls(&p), 2, "reattached: nothing submitted again");
     let st = p.run(&["status", "e.toml"]);
     assert!(stdout(&st).contains("3 fresh"), "{}", stdout(&st));

@@ -29,6 +29,7 @@ use warmstart_cache::CacheKey;
 use warmstart_cache::store::{CacheError, Store};
 use warmstart_plan::executor::{Completion, Executor, Job, LocalExecutor};
 use warmstart_plan::sched::{InputSource as SchedInput, JobOutcome};
+use warmstart_plan::status::node_ref;
 use warmstart_plan::{Plan, Status};
 
 use crate::cluster::{Cluster, ClusterError, shell_quote};
@@ -102,7 +103,9 @@ pub struct SlurmExecutor<'scope, 'env> {
     cancel: Arc<AtomicBool>,
     /// Per node: runs as a Slurm job.
     remote: Vec<bool>,
-    /// Per node: its job spec, once written.
+    /// Per node: its spec id (identity), whether or not it becomes a job.
+    ids: Vec<String>,
+    /// Per node: its job spec id, once the spec is written.
     spec: Vec<Option<String>>,
     /// The current job of each node that has one.
     job: HashMap<usize, JobRef>,
@@ -157,6 +160,7 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
             local,
             cancel,
             remote,
+            ids: Vec::new(),
             spec: vec![None; n],
             job: HashMap::new(),
             array_len: HashMap::new(),
@@ -193,7 +197,8 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
     /// Job specs for every instance that can be submitted now; reattach to earlier jobs.
     /// Returns the nodes to submit.
     fn write_specs_and_reattach(&mut self) -> Result<Vec<usize>, SlurmError> {
-        let planned = plan_specs(self.plan, self.store, &self.remote, &self.ctx);
+        let (planned, ids) = plan_specs(self.plan, self.store, &self.remote, &self.ctx);
+        self.ids = ids;
         let mut candidates = Vec::new();
         for (i, p) in planned.into_iter().enumerate() {
             match p {
@@ -435,7 +440,11 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
                 SchedInput::Memory(_) => self.keys.get(j).copied(),
             };
             match key {
-                Some(k) => inputs.push(InputSource::Entry(k)),
+                Some(k) => inputs.push(InputSource {
+                    spec: self.ids.get(*j).cloned().unwrap_or_default(),
+                    entry: Some(k),
+                    ref_id: node_ref(self.plan, &self.plan.nodes[*j]),
+                }),
                 None => {
                     return self.fail(
                         node,

@@ -33,12 +33,16 @@ pub const FORMAT: u32 = 1;
 
 /// Where one input of a job comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum InputSource {
-    /// A cache entry that existed at submission.
-    Entry(CacheKey),
-    /// The entry another job (this spec id) commits.
-    Job(String),
+pub struct InputSource {
+    /// The upstream instance's spec id (whether or not it ran as a job): its status
+    /// record names the entry a job committed for it.
+    pub spec: String,
+    /// The upstream's entry when it was already fresh at submission. Not part of the
+    /// spec's id: an instance keeps its id whether its upstream was fresh or queued when
+    /// a run looked, so a later run recognises the jobs an earlier one submitted.
+    pub entry: Option<CacheKey>,
+    /// The upstream instance's ref, the last resort (its entry made by a local run).
+    pub ref_id: String,
 }
 
 /// One stage instance, as a worker runs it.
@@ -71,20 +75,22 @@ pub struct JobSpec {
 }
 
 impl JobSpec {
-    /// The spec's id: blake3 of its JSON, 32 hex digits.
+    /// The spec's id: blake3 of its JSON without the inputs' entries, 32 hex digits.
     pub fn id(&self) -> String {
-        let json = serde_json::to_vec(self).unwrap_or_default();
+        let mut normal = self.clone();
+        for i in &mut normal.inputs {
+            i.entry = None;
+        }
+        let json = serde_json::to_vec(&normal).unwrap_or_default();
         blake3::hash(&json).to_hex()[..32].to_string()
     }
 
-    /// Write it to `v1/jobs/specs/<id>.json` (atomically; idempotent); its id.
+    /// Write it to `v1/jobs/specs/<id>.json` (atomically); its id. Two specs with the same
+    /// id differ at most in which inputs' entries they know; either runs the same way.
     pub fn save(&self, store: &Store) -> Result<String, CacheError> {
         let id = self.id();
-        let name = format!("{id}.json");
-        if store.read_job_file("specs", &name)?.is_none() {
-            let json = serde_json::to_vec_pretty(self).unwrap_or_default();
-            store.write_job_file("specs", &name, &json)?;
-        }
+        let json = serde_json::to_vec_pretty(self).unwrap_or_default();
+        store.write_job_file("specs", &format!("{id}.json"), &json)?;
         Ok(id)
     }
 
@@ -202,11 +208,27 @@ mod tests {
     }
 
     #[test]
-    fn the_id_depends_on_what_runs() {
+    fn the_id_depends_on_what_runs_not_on_whether_an_input_was_fresh() {
         let a = sample();
         let mut b = sample();
         b.seed = 8;
         assert_ne!(a.id(), b.id());
         assert_eq!(a.id(), sample().id());
+        let input = |entry| InputSource {
+            spec: "up".into(),
+            entry,
+            ref_id: "e-up".into(),
+        };
+        let mut queued = sample();
+        queued.inputs = vec![input(None)];
+        let mut fresh = sample();
+        fresh.inputs = vec![input(Some(CacheKey([3; 32])))];
+        assert_eq!(queued.id(), fresh.id());
+        let mut other = sample();
+        other.inputs = vec![InputSource {
+            spec: "other".into(),
+            ..input(None)
+        }];
+        assert_ne!(queued.id(), other.id());
     }
 }

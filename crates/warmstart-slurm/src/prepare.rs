@@ -26,39 +26,47 @@ pub enum Planned {
 }
 
 /// The job spec of every node that can be submitted now (inputs fresh or themselves
-/// submittable), in node order.
-pub fn plan_specs(plan: &Plan, store: &Store, remote: &[bool], ctx: &SpecContext) -> Vec<Planned> {
+/// submittable), in node order, and every node's spec id (its identity for the ledger,
+/// whether or not it becomes a job).
+pub fn plan_specs(
+    plan: &Plan,
+    store: &Store,
+    remote: &[bool],
+    ctx: &SpecContext,
+) -> (Vec<Planned>, Vec<String>) {
     let assessment = assess(plan, store);
     let fresh = &assessment.freshness;
     let mut out: Vec<Planned> = Vec::with_capacity(plan.nodes.len());
-    let mut ids: Vec<Option<String>> = vec![None; plan.nodes.len()];
+    let mut ids: Vec<String> = Vec::with_capacity(plan.nodes.len());
     for (i, node) in plan.nodes.iter().enumerate() {
+        let inputs = node
+            .inputs
+            .iter()
+            .map(|&j| InputSource {
+                spec: ids[j].clone(),
+                entry: match &out[j] {
+                    Planned::Fresh(key) => Some(*key),
+                    _ => None,
+                },
+                ref_id: node_ref(plan, &plan.nodes[j]),
+            })
+            .collect();
+        let spec = spec_for(plan, ctx, i, inputs);
+        ids.push(spec.id());
         if let Freshness::Fresh { key, .. } = &fresh[i] {
             out.push(Planned::Fresh(*key));
-            continue;
-        }
-        if !remote[i]
+        } else if !remote[i]
             || node
                 .inputs
                 .iter()
                 .any(|&j| matches!(out[j], Planned::Later))
         {
             out.push(Planned::Later);
-            continue;
+        } else {
+            out.push(Planned::Job(Box::new(spec)));
         }
-        let inputs = node
-            .inputs
-            .iter()
-            .map(|&j| match &out[j] {
-                Planned::Fresh(key) => InputSource::Entry(*key),
-                _ => InputSource::Job(ids[j].clone().unwrap_or_default()),
-            })
-            .collect();
-        let spec = spec_for(plan, ctx, i, inputs);
-        ids[i] = Some(spec.id());
-        out.push(Planned::Job(Box::new(spec)));
     }
-    out
+    (out, ids)
 }
 
 /// Which nodes run as Slurm jobs: not a local kind (or `local = false`), not volatile.

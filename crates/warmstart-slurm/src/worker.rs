@@ -11,7 +11,7 @@ use warmstart_engine::{StageInput, StageRequest};
 use warmstart_plan::Registry;
 use warmstart_plan::worker::call_engine;
 
-use crate::jobspec::{FORMAT, InputSource, JobSpec, TaskList};
+use crate::jobspec::{FORMAT, JobSpec, TaskList};
 use crate::records::{Outcome, StatusRecord};
 
 /// Builds the engines a spec may use (built-ins and the spec's plugins).
@@ -63,29 +63,31 @@ pub fn resolve_key(store: &Store, spec: &JobSpec) -> Result<(KeyInputs, Vec<Cach
     let mut keys = Vec::with_capacity(spec.inputs.len());
     for (slot, src) in key_inputs.inputs.iter_mut().zip(&spec.inputs) {
         let label = warmstart_engine::identity::label(&slot.stage, &slot.coords);
-        let key = match src {
-            InputSource::Entry(k) => *k,
-            InputSource::Job(s) => match StatusRecord::load(store, s).map(|r| r.outcome) {
-                Some(Outcome::Ok { key, .. }) => key,
-                Some(Outcome::Failed { error }) => {
-                    return Err(format!("input `{label}` failed: {error}"));
-                }
-                None => {
-                    return Err(format!(
-                        "input `{label}` has not finished (no status record for job spec {s})"
-                    ));
-                }
-            },
+        // The entry known at submission, else the one the upstream's job committed, else
+        // the one its ref points at (made by a local run): the first that is healthy.
+        let recorded = StatusRecord::load(store, &src.spec).map(|r| r.outcome);
+        let from_job = match &recorded {
+            Some(Outcome::Ok { key, .. }) => Some(*key),
+            _ => None,
         };
-        match store.lookup(&key) {
-            Lookup::Hit(m) => slot.digest = m.output_digest,
-            _ => {
-                return Err(format!(
-                    "input `{label}`: its cache entry {} is missing or damaged; re-run `warmstart run` to recompute it",
-                    key.short()
-                ));
-            }
-        }
+        let candidates = [src.entry, from_job, store.get_ref(&src.ref_id)];
+        let found = candidates
+            .into_iter()
+            .flatten()
+            .find_map(|k| match store.lookup(&k) {
+                Lookup::Hit(m) => Some((k, m.output_digest)),
+                _ => None,
+            });
+        let Some((key, digest)) = found else {
+            let why = match recorded {
+                Some(Outcome::Failed { error }) => format!("its job failed: {error}"),
+                _ => "it has no healthy cache entry (its job did not finish, or the entry was removed)".into(),
+            };
+            return Err(format!(
+                "input `{label}`: {why}; run `warmstart run` again to recompute it"
+            ));
+        };
+        slot.digest = digest;
         keys.push(key);
     }
     Ok((key_inputs, keys))

@@ -163,15 +163,13 @@ pub fn status(
     cluster: &dyn Cluster,
 ) -> Result<Vec<InstanceState>, SlurmError> {
     let ctx = spec_context(plan);
-    let planned = plan_specs(plan, store, &remote_nodes(plan), &ctx);
+    let (planned, ids) = plan_specs(plan, store, &remote_nodes(plan), &ctx);
     let ledger: Vec<Option<(String, LedgerEntry)>> = planned
         .iter()
-        .map(|p| match p {
-            Planned::Job(spec) => {
-                let id = spec.id();
-                LedgerEntry::load(store, &id).map(|e| (id, e))
-            }
-            _ => None,
+        .zip(&ids)
+        .map(|(p, id)| match p {
+            Planned::Fresh(_) => None,
+            _ => LedgerEntry::load(store, id).map(|e| (id.clone(), e)),
         })
         .collect();
     let mut ids: Vec<String> = ledger
@@ -194,12 +192,12 @@ pub fn status(
         };
         match (p, &ledger[i]) {
             (Planned::Fresh(_), _) => s.state = "fresh",
-            (Planned::Later, _) => {
+            (Planned::Later, None) => {
                 s.state = "later";
                 s.detail = Some("runs here, or is submitted when what it needs is done".into());
             }
-            (Planned::Job(_), None) => {}
-            (Planned::Job(_), Some((id, e))) => {
+            (_, None) => {}
+            (_, Some((id, e))) => {
                 s.job = Some(e.job.clone());
                 s.log = Some(e.log.clone());
                 let record = StatusRecord::load(store, id).filter(|r| r.job == e.job);
