@@ -238,3 +238,36 @@ pub fn worker(cache: &Path, tasks: &str, task: Option<u32>) -> Result<(), Failur
         Err(e) => Err(Failure::Stage(format!("error: warmstart worker: {e}"))),
     }
 }
+
+/// `show FILE STAGE --table log`: the log of each selected instance's last cluster job.
+pub fn show_logs(plan: &Plan, store: &warmstart::Store, nodes: &[usize]) -> Result<(), Failure> {
+    let jobs = warmstart::slurm::job_logs(plan, store);
+    let mut out = Output::stdout();
+    let mut missing = Vec::new();
+    for &i in nodes {
+        let label = plan.nodes[i].label();
+        match jobs.get(i).and_then(Option::as_ref) {
+            Some(j) => {
+                out.line(format_args!(
+                    "── {label} · Slurm job {} · {}",
+                    j.job,
+                    j.log.display()
+                ));
+                match std::fs::read(&j.log) {
+                    Ok(bytes) => out.text(format_args!("{}", String::from_utf8_lossy(&bytes))),
+                    Err(e) => out.line(format_args!("(no log yet: {e} — the job has not started)")),
+                }
+            }
+            None => missing.push(label),
+        }
+    }
+    out.finish()?;
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Stage(format!(
+            "error: no cluster job ran for {}\n  help: only instances run with `--executor slurm` have job logs",
+            missing.join(", ")
+        )))
+    }
+}

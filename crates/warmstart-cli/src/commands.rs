@@ -207,9 +207,25 @@ pub fn why(file: &Path, cache: &Path, stage: &str, at: &[String]) -> Result<(), 
     let nodes = select(&plan, stage, at)?;
     let a = assess(&plan, &store);
     let mut out = Output::stdout();
-    for x in warmstart::status::explain(&plan, &a, &nodes) {
+    let jobs = warmstart::slurm::job_logs(&plan, &store);
+    for (x, &i) in warmstart::status::explain(&plan, &a, &nodes)
+        .iter()
+        .zip(&nodes)
+    {
         let status = if x.fresh { "fresh" } else { "stale" };
         out.line(format_args!("{}: {status}", x.label));
+        if let Some(Some(j)) = jobs.get(i) {
+            let how = match &j.outcome {
+                Some(warmstart::slurm::Outcome::Ok { .. }) => "finished",
+                Some(warmstart::slurm::Outcome::Failed { .. }) => "failed",
+                None => "no status record",
+            };
+            out.line(format_args!(
+                "  cluster job    {} ({how}; log: {}; `--table log` with `show` prints it)",
+                j.job,
+                j.log.display()
+            ));
+        }
         out.line(format_args!(
             "  key            {}",
             x.key
@@ -280,6 +296,9 @@ pub fn show(
     let plan = load_plan(file)?;
     let store = open_store(cache)?;
     let nodes = select(&plan, stage, at)?;
+    if table == Some("log") {
+        return crate::cluster::show_logs(&plan, &store, &nodes);
+    }
     let a = assess(&plan, &store);
     let mut out = Output::stdout();
     let mut json_all = Vec::new();

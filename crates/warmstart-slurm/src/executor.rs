@@ -377,7 +377,9 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
                 .collect(),
         };
         let list_name = list.save(self.store)?;
+        // Absolute: jobs may start in another directory than this process.
         let logs = self.store.jobs_area("logs")?;
+        let logs = std::path::absolute(&logs).unwrap_or(logs);
         let first = group.tasks.first().map_or(0, |&(n, _)| n);
         let stage = self.plan.nodes[first].stage.clone();
         let mut args = group.resources.sbatch_args(&self.cfg);
@@ -394,7 +396,11 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
         let command = format!(
             "exec {} worker --cache {} --tasks {}",
             shell_quote(&self.cfg.worker_exe.to_string_lossy()),
-            shell_quote(&self.store.root().to_string_lossy()),
+            shell_quote(
+                &std::path::absolute(self.store.root())
+                    .unwrap_or_else(|_| self.store.root().to_path_buf())
+                    .to_string_lossy()
+            ),
             list_name
         );
         let id = self

@@ -228,3 +228,32 @@ pub fn status(
 pub fn config(plan: &Plan, worker_exe: PathBuf) -> SlurmConfig {
     SlurmConfig::new(executor_spec(plan).as_ref(), worker_exe)
 }
+
+/// The cluster job an instance last ran as.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobLog {
+    /// `123` or `123_4`.
+    pub job: String,
+    /// Its stdout and stderr.
+    pub log: PathBuf,
+    /// What its worker reported, if it finished: the error when it failed.
+    pub outcome: Option<Outcome>,
+}
+
+/// Per plan node, the cluster job it last ran as (from the ledger), if any.
+pub fn job_logs(plan: &Plan, store: &Store) -> Vec<Option<JobLog>> {
+    let (_, ids) = plan_specs(plan, store, &remote_nodes(plan), &spec_context(plan));
+    ids.iter()
+        .map(|id| {
+            let e = LedgerEntry::load(store, id)?;
+            let outcome = StatusRecord::load(store, id)
+                .filter(|r| r.job == e.job)
+                .map(|r| r.outcome);
+            Some(JobLog {
+                job: e.job,
+                log: e.log,
+                outcome,
+            })
+        })
+        .collect()
+}
