@@ -424,3 +424,58 @@ fn missing_sbatch_and_a_node_local_cache_are_errors_before_submission() {
     );
     assert_eq!(sbatch_calls(&bad), 0);
 }
+
+#[test]
+fn local_stages_run_here_and_max_submitted_caps_the_queue() {
+    let _g = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
+    if !slurm_up() {
+        return;
+    }
+    let p = project(
+        r#"
+[experiment]
+name = "slurm-mixed"
+[sweep]
+a = [1, 2, 3, 4, 5]
+[stages.gen]
+kind = "echo"
+local = false
+value = "g${a}"
+[stages.agg]
+kind = "echo"
+inputs = ["gen"]
+gather = ["a"]
+value = "agg"
+[stages.post]
+kind = "echo"
+local = false
+inputs = ["agg"]
+value = "post"
+"#,
+    );
+    p.write(
+        "warmstart.toml",
+        "root = true\n[executor]\nkind = \"slurm\"\npoll_interval = 1\nmax_submitted = 2\n",
+    );
+    let (ev, out) = p.run_json("e.toml");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(with_status(&ev, "ran").len(), 7, "{ev:?}");
+    // `agg` (an echo stage, local by default) ran here: it has no job.
+    assert_eq!(job_of(&p, "agg"), None);
+    assert!(job_of(&p, "post").is_some());
+    // No sbatch call submitted more than two tasks.
+    let specs = p.cache().join("v1/jobs/specs");
+    let mut lists = 0;
+    for e in std::fs::read_dir(specs).unwrap().filter_map(Result::ok) {
+        if e.file_name().to_string_lossy().starts_with("tasks-") {
+            let v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
+            assert!(v["tasks"].as_array().unwrap().len() <= 2, "{v}");
+            lists += 1;
+        }
+    }
+    assert!(
+        lists >= 4,
+        "5 gen tasks in calls of at most 2, then post: {lists}"
+    );
+}

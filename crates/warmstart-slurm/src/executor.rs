@@ -123,6 +123,8 @@ pub struct SlurmExecutor<'scope, 'env> {
     deferred: VecDeque<Vec<Pending>>,
     /// Ready remote nodes waiting for a local input's entry to reach the disk.
     waiting_commit: Vec<Job>,
+    /// Ready remote nodes without a job, to submit as room allows.
+    ready: VecDeque<(usize, CacheKey)>,
     uncommitted: HashSet<usize>,
     keys: HashMap<usize, CacheKey>,
     queued: VecDeque<Completion>,
@@ -171,6 +173,7 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
             resubmitted: HashSet::new(),
             deferred: VecDeque::new(),
             waiting_commit: Vec::new(),
+            ready: VecDeque::new(),
             uncommitted: HashSet::new(),
             keys: HashMap::new(),
             queued: VecDeque::new(),
@@ -329,7 +332,9 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
         while let Some(mut batch) = self.deferred.pop_front() {
             // Already submitted on their own (dispatched while deferred), or doomed.
             batch.retain(|p| {
-                !self.job.contains_key(&p.node) && !self.finished.contains_key(&p.node)
+                !self.job.contains_key(&p.node)
+                    && !self.finished.contains_key(&p.node)
+                    && !self.ready.iter().any(|&(n, _)| n == p.node)
             });
             for p in &mut batch {
                 // Wait only for jobs that have not finished.
@@ -437,7 +442,9 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
     }
 
     /// A ready remote node without a queued job: submit it alone, its inputs all done.
-    fn submit_ready(&mut self, job: Job) {
+    /// A ready remote node without a queued job: write its spec (inputs all done) and
+    /// queue it; [`Self::flush_ready`] submits queued nodes as room allows.
+    fn queue_ready(&mut self, job: Job) {
         let node = job.node;
         let mut inputs = Vec::new();
         for (j, src) in &job.inputs {
@@ -461,20 +468,56 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
             }
         }
         let spec = self.spec_for(node, inputs);
-        let saved = spec.save(self.store);
-        let result = saved.map_err(SlurmError::from).and_then(|id| {
-            self.spec[node] = Some(id);
-            let group = Group {
-                tasks: vec![(node, 0)],
+        match spec.save(self.store) {
+            Ok(id) => {
+                self.spec[node] = Some(id);
+                self.ready.push_back((node, job.key));
+            }
+            Err(e) => self.fail(node, job.key, format!("cannot write its job spec: {e}")),
+        }
+    }
+
+    /// Submit queued ready nodes while the queue has room (`max_submitted`): those of one
+    /// stage with the same resources as one array, waiting for nothing.
+    fn flush_ready(&mut self) {
+        let room = self.cfg.max_submitted.saturating_sub(self.live.len());
+        let n = room.min(self.ready.len());
+        if n == 0 {
+            return;
+        }
+        let batch: Vec<(usize, CacheKey)> = self.ready.drain(..n).collect();
+        let keys: HashMap<usize, CacheKey> = batch.iter().copied().collect();
+        let pending: Vec<Pending> = batch
+            .iter()
+            .map(|&(node, _)| Pending {
+                node,
                 resources: self.resources(node),
-                dependency: None,
-                array: false,
-            };
-            self.submit_group(&group)
-        });
-        match result {
-            Ok(()) => self.watch(node),
-            Err(e) => self.fail(node, job.key, format!("cannot submit it to Slurm: {e}")),
+                waits_for: Vec::new(),
+            })
+            .collect();
+        let mut by_stage: std::collections::BTreeMap<usize, Vec<Pending>> = Default::default();
+        for p in pending {
+            by_stage
+                .entry(self.plan.nodes[p.node].stage_index)
+                .or_default()
+                .push(p);
+        }
+        for (_, stage_batch) in by_stage {
+            for group in group_stage(&stage_batch, &self.job, &self.array_len) {
+                match self.submit_group(&group) {
+                    Ok(()) => {
+                        for &(node, _) in &group.tasks {
+                            self.watch(node);
+                        }
+                    }
+                    Err(e) => {
+                        for &(node, _) in &group.tasks {
+                            let key = keys.get(&node).copied().unwrap_or(CacheKey([0; 32]));
+                            self.fail(node, key, format!("cannot submit it to Slurm: {e}"));
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -683,7 +726,7 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
                     now
                 };
                 for j in ready {
-                    self.submit_ready(j);
+                    self.queue_ready(j);
                 }
             }
             _ => {}
@@ -699,6 +742,12 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
                 .get(&i)
                 .map_or_else(|| "?".into(), ToString::to_string);
             self.queued.push_back(Completion::Detached { node: i, job });
+        }
+        for (node, _) in std::mem::take(&mut self.ready) {
+            self.queued.push_back(Completion::Detached {
+                node,
+                job: "not submitted".into(),
+            });
         }
         for j in std::mem::take(&mut self.waiting_commit) {
             self.queued.push_back(Completion::Detached {
@@ -727,7 +776,7 @@ impl Executor for SlurmExecutor<'_, '_> {
             self.waiting_commit.push(job);
             return;
         }
-        self.submit_ready(job);
+        self.queue_ready(job);
     }
 
     fn next_completion(&mut self, timeout: Duration) -> Option<Completion> {
@@ -738,6 +787,12 @@ impl Executor for SlurmExecutor<'_, '_> {
             }
             if let Some(c) = self.queued.pop_front() {
                 return Some(self.observe(c));
+            }
+            if !self.ready.is_empty() && !self.detached {
+                self.flush_ready();
+                if !self.queued.is_empty() {
+                    continue;
+                }
             }
             let now = Instant::now();
             if now >= self.next_status {
