@@ -237,6 +237,11 @@ start_slurmd() {
         fi
         spawn slurmd
     fi
+    wait_node
+}
+
+# Waits until the node is usable (idle, or busy with jobs), resuming it if it came back down.
+wait_node() {
     local deadline=$((SECONDS + READY_TIMEOUT)) state
     while :; do
         state=$(node_state)
@@ -298,6 +303,13 @@ cmd_start() {
     if ! pid_of slurmctld >/dev/null && ! pid_of slurmd >/dev/null; then
         write_conf
     fi
+    # Fail before starting anything when another cluster holds Slurm's ports.
+    if ! pid_of slurmctld >/dev/null && port_listening 6817; then
+        die "port 6817 (slurmctld) is busy: another slurmctld (or program) listens on it; only one cluster per host; stop it first ('ss -ltnp | grep 6817' shows who)"
+    fi
+    if ! pid_of slurmd >/dev/null && port_listening 6818; then
+        die "port 6818 (slurmd) is busy: another slurmd (or program) listens on it; only one cluster per host; stop it first ('ss -ltnp | grep 6818' shows who)"
+    fi
     start_munged
     start_ctld
     start_slurmd
@@ -337,6 +349,7 @@ cmd_stop() {
 
 cmd_restart_ctld() {
     need_root restart-ctld
+    local t0=$EPOCHREALTIME
     pid_of slurmctld >/dev/null || die "slurmctld is not running under this script's control; run '$0 start' first"
     stop_one slurmctld
     # The port can linger for a moment after the old controller exits.
@@ -345,6 +358,9 @@ cmd_restart_ctld() {
     spawn slurmctld
     wait_until "$READY_TIMEOUT" "slurmctld up again" ctld_up ||
         die "restarted slurmctld does not answer 'scontrol ping' within ${READY_TIMEOUT}s; see $LOGS/slurmctld.log"
+    # Until slurmd re-registers (a few seconds) the node shows "unknown" and nothing starts.
+    wait_node
+    note "slurmctld restarted in $(elapsed "$t0")s"
 }
 
 cmd_status() {
