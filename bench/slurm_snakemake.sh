@@ -59,7 +59,7 @@ run_case() { # config snakefile extra-config timeout -- snakemake options...
     t0=$EPOCHREALTIME
     set +e
     (cd "$dir" && PATH="$SHIM:$VENV/bin:$PATH" SBATCH_CALL_LOG="$dir/sbatch-calls.log" \
-        timeout "$limit" snakemake "${COMMON[@]}" --config "$cfg" "$@" >snakemake.log 2>&1)
+        timeout -k 15 "$limit" snakemake "${COMMON[@]}" --config "$cfg" "$@" >snakemake.log 2>&1)
     rc=$?
     set -e
     t1=$EPOCHREALTIME
@@ -69,7 +69,11 @@ run_case() { # config snakefile extra-config timeout -- snakemake options...
     wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
     from_first=$([[ -n $first ]] && awk -v a="$first" -v b="$t1" 'BEGIN { printf "%.1f", b - a }' || echo -)
     local outcome="ok"
-    ((rc == 0)) || outcome="exit $rc$( ((rc == 124)) && echo ' (timed out)')"
+    if ((rc == 124 || rc == 137)); then
+        outcome="timed out after ${limit}s"
+    elif ((rc != 0)); then
+        outcome="exit $rc"
+    fi
     printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "$*" "$calls" "$wall" "$from_first" "$outcome"
 }
 
@@ -81,11 +85,11 @@ echo "|---|---|---|---|---|---|"
 for c in "${CONFIGS[@]}"; do
     case $c in
     # What a user gets out of the box: the plugin finds the sacct binary and uses it.
-    sacct-default) run_case "$c" independent.smk "n=4" 300 -- ;;
-    squeue-default) run_case "$c" independent.smk "n=$N" 600 -- --slurm-status-command squeue ;;
-    squeue-a) run_case "$c" independent.smk "n=$N" 600 -- --slurm-status-command squeue \
+    sacct-default) run_case "$c" independent.smk "count=4" 300 -- ;;
+    squeue-default) run_case "$c" independent.smk "count=$N" 600 -- --slurm-status-command squeue ;;
+    squeue-a) run_case "$c" independent.smk "count=$N" 600 -- --slurm-status-command squeue \
         --slurm-init-seconds-before-status-checks 1 --seconds-between-status-checks 1 ;;
-    squeue-array) run_case "$c" independent.smk "n=$N" 600 -- --slurm-status-command squeue \
+    squeue-array) run_case "$c" independent.smk "count=$N" 600 -- --slurm-status-command squeue \
         --slurm-init-seconds-before-status-checks 1 --seconds-between-status-checks 1 \
         --slurm-array-jobs all ;;
     squeue-b) run_case "$c" chain.smk "depth=$DEPTH" 600 -- --slurm-status-command squeue \

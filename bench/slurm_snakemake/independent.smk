@@ -1,5 +1,5 @@
-# Case (a): N independent trivial jobs (each touches one file). N from --config n=...
-N = int(config.get("n", 200))
+# Case (a): N independent trivial jobs (each touches one file). N from --config count=N
+N = int(config.get("count", 200))
 
 
 rule all:
