@@ -418,9 +418,6 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
         if group.array {
             self.array_len.insert(id.clone(), group.tasks.len());
         }
-        let mut exp = ExperimentJobs::load(self.store, &self.plan.experiment.name);
-        exp.jobs.push(id.clone());
-        exp.save(self.store)?;
         for &(n, t) in &group.tasks {
             let r = JobRef {
                 job: id.clone(),
@@ -437,6 +434,14 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
             self.live.insert(n);
             self.lost.remove(&n);
         }
+        // The experiment's job list last: the per-instance ledger is what reattaching
+        // reads, so it is written first, right after sbatch returned. (A kill -9 in the
+        // instant between sbatch returning and these writes leaves a job unrecorded; a
+        // later run submits it again, and the key's lock makes one of the two a cache
+        // hit.)
+        let mut exp = ExperimentJobs::load(self.store, &self.plan.experiment.name);
+        exp.jobs.push(id.clone());
+        exp.save(self.store)?;
         self.report.submitted.push((stage, id, group.tasks.len()));
         Ok(())
     }
