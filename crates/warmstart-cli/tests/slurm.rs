@@ -479,3 +479,30 @@ value = "post"
         "5 gen tasks in calls of at most 2, then post: {lists}"
     );
 }
+
+#[test]
+fn cluster_hints_never_change_a_key() {
+    let p = Project::on_shared_disk();
+    p.write("warmstart.toml", "root = true\n");
+    p.write("e.toml", SWEEP);
+    let (ev, out) = p.run_json("e.toml");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(with_status(&ev, "ran").len(), 13);
+    let hinted = SWEEP.replace(
+        "value = \"m${a}\"",
+        "mem = \"4G\"\ntime = \"01:00:00\"\npartition = \"gpu\"\nthreads = 2\nvalue = \"m${a}\"",
+    );
+    assert_ne!(hinted, SWEEP);
+    let hinted = hinted.replace(
+        "[stages.all]\nkind = \"echo\"\nlocal = false",
+        "[stages.all]\nkind = \"echo\"\nlocal = true",
+    );
+    p.write("e.toml", &hinted);
+    let plan = p.run(&["plan", "e.toml"]);
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    assert!(
+        stdout(&plan).contains("13 fresh, 0 to run"),
+        "{}",
+        stdout(&plan)
+    );
+}

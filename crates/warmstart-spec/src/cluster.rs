@@ -75,6 +75,9 @@ impl ExecutorSpec {
 
 /// Why `s` is not a Slurm memory size, or `None` when it is one.
 pub fn mem_problem(s: &str) -> Option<&'static str> {
+    if s.len() > 1 && s.ends_with(['B', 'b']) {
+        return Some("Slurm's units have no `B`: write e.g. `mem = \"16G\"` for 16 GiB");
+    }
     let digits = s.trim_end_matches(['K', 'M', 'G', 'T', 'k', 'm', 'g', 't']);
     if s.len() - digits.len() > 1 {
         return Some("use one unit letter (K, M, G or T)");
