@@ -10,6 +10,8 @@ pub struct ProgressReporter {
     summary: PlainReporter<std::io::Stdout, std::io::Stderr>,
     running: usize,
     cached: usize,
+    /// Running instances that are cluster jobs (queued or running there).
+    jobs: std::collections::HashSet<String>,
     /// Instances already counted (one can end twice: ran, then failed to be written).
     seen: std::collections::HashSet<String>,
 }
@@ -28,6 +30,7 @@ impl ProgressReporter {
             summary,
             running: 0,
             cached: 0,
+            jobs: Default::default(),
             seen: Default::default(),
         }
     }
@@ -37,8 +40,15 @@ impl ProgressReporter {
     }
 
     fn message(&self) {
-        self.bar
-            .set_message(format!("running {}, cached {}", self.running, self.cached));
+        let jobs = if !self.jobs.is_empty() {
+            format!(" ({} as Slurm jobs)", self.jobs.len())
+        } else {
+            String::new()
+        };
+        self.bar.set_message(format!(
+            "running {}{jobs}, cached {}",
+            self.running, self.cached
+        ));
     }
 }
 
@@ -49,10 +59,15 @@ impl Reporter for ProgressReporter {
                 self.running += 1;
                 self.message();
             }
+            RunEvent::Submitted(s) => {
+                self.jobs.insert(s.label.clone());
+                self.message();
+            }
             RunEvent::Stage(ev) => {
                 let first = self.seen.insert(ev.label.clone());
                 if first && matches!(ev.status, Status::Ran | Status::Failed) {
                     self.running = self.running.saturating_sub(1);
+                    self.jobs.remove(&ev.label);
                 }
                 if ev.status == Status::Cached {
                     self.cached += 1;
