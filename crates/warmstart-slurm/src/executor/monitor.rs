@@ -1,0 +1,175 @@
+//! Following submitted jobs: the completion a worker's status record stands for, reading
+//! the records that appeared, and the one `squeue` per poll interval that finds jobs
+//! which left the queue without a record.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use warmstart_cache::CacheKey;
+use warmstart_plan::Status;
+use warmstart_plan::executor::Completion;
+use warmstart_plan::sched::JobOutcome;
+
+use super::SlurmExecutor;
+use crate::records::{LedgerEntry, Outcome, StatusRecord};
+use crate::submit::Group;
+
+impl SlurmExecutor<'_, '_> {
+    pub(super) fn log_of(&self, node: usize) -> String {
+        self.spec[node]
+            .as_deref()
+            .and_then(|s| LedgerEntry::load(self.store, s))
+            .map_or_else(|| "none".into(), |e| e.log.display().to_string())
+    }
+
+    /// The completion a worker's record stands for.
+    pub(super) fn completion(&self, node: usize, r: &StatusRecord) -> Completion {
+        match &r.outcome {
+            Outcome::Ok {
+                ran,
+                key,
+                output_digest,
+            } => Completion::Finished {
+                node,
+                key: *key,
+                outcome: JobOutcome::Ok {
+                    status: if *ran { Status::Ran } else { Status::Cached },
+                    digest: *output_digest,
+                    output: None,
+                    commit_pending: false,
+                },
+                duration_ms: r.duration_ms,
+                warnings: r.warnings.clone(),
+            },
+            Outcome::Failed { error } => Completion::Finished {
+                node,
+                key: CacheKey([0; 32]),
+                outcome: JobOutcome::Failed(format!(
+                    "{error} (Slurm job {}; log: {})",
+                    r.job,
+                    self.log_of(node)
+                )),
+                duration_ms: r.duration_ms,
+                warnings: r.warnings.clone(),
+            },
+        }
+    }
+
+    /// Read the status records that appeared since the last look.
+    pub(super) fn check_status(&mut self) {
+        if self.live.is_empty() {
+            return;
+        }
+        let Ok(dir) = self.store.jobs_area("status") else {
+            return;
+        };
+        let names: HashSet<String> = std::fs::read_dir(&dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let live: Vec<usize> = self.live.iter().copied().collect();
+        for i in live {
+            let Some(spec) = self.spec[i].clone() else {
+                continue;
+            };
+            if !names.contains(&format!("{spec}.json")) {
+                continue;
+            }
+            let current = self.job.get(&i).map(ToString::to_string);
+            let Some(r) =
+                StatusRecord::load(self.store, &spec).filter(|r| Some(&r.job) == current.as_ref())
+            else {
+                continue;
+            };
+            self.live.remove(&i);
+            if self.watched.remove(&i) {
+                let c = self.completion(i, &r);
+                self.queued.push_back(c);
+            } else {
+                self.finished.insert(i, r);
+            }
+        }
+    }
+
+    /// One `squeue` for every live job: a job gone without a record is lost or dead.
+    pub(super) fn check_queue(&mut self) {
+        let mut ids: Vec<String> = self
+            .live
+            .iter()
+            .filter_map(|i| self.job.get(i).map(|r| r.job.clone()))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let Ok(queue) = self.cluster.queue(&ids) else {
+            // The controller did not answer (restarting?): ask again next time.
+            return;
+        };
+        // A record may have been written just before the job left the queue.
+        self.check_status();
+        let mut changed = false;
+        let live: Vec<usize> = self.live.iter().copied().collect();
+        for i in live {
+            let Some(r) = self.job.get(&i).cloned() else {
+                continue;
+            };
+            let state = queue.get(&r.to_string()).or_else(|| queue.get(&r.job));
+            if state.is_some_and(|s| s.is_alive()) {
+                continue;
+            }
+            changed = true;
+            self.live.remove(&i);
+            let log = PathBuf::from(self.log_of(i));
+            let started = log.exists();
+            if !started {
+                // Never ran: cancelled because a job it waited for failed, or lost.
+                self.job.remove(&i);
+                self.lost.insert(i);
+                if self.watched.remove(&i) {
+                    // Its inputs are done now: submit it again, once.
+                    if self.resubmitted.insert(i) {
+                        self.resubmit_watched(i);
+                    } else {
+                        self.fail(i, CacheKey([0; 32]), format!("Slurm job {r} left the queue twice without starting (cancelled? see `squeue`/`sacct`)"));
+                    }
+                }
+            } else if self.watched.remove(&i) {
+                let key = self.keys.get(&i).copied().unwrap_or(CacheKey([0; 32]));
+                self.fail(
+                    i,
+                    key,
+                    format!(
+                        "Slurm job {r} ended without reporting: it was cancelled, ran out of time or memory, or its node failed (log: {})",
+                        log.display()
+                    ),
+                );
+            } else {
+                self.lost.insert(i);
+                self.job.remove(&i);
+            }
+        }
+        self.interval = if changed {
+            self.cfg.poll_interval
+        } else {
+            (self.interval * 2).min(self.cfg.poll_interval * 6)
+        };
+    }
+
+    fn resubmit_watched(&mut self, i: usize) {
+        let group = Group {
+            tasks: vec![(i, 0)],
+            resources: self.resources(i),
+            dependency: None,
+            array: false,
+        };
+        match self.submit_group(&group) {
+            Ok(()) => self.watch(i),
+            Err(e) => self.fail(
+                i,
+                CacheKey([0; 32]),
+                format!("cannot submit it to Slurm again: {e}"),
+            ),
+        }
+    }
+}
