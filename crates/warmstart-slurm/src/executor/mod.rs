@@ -129,6 +129,10 @@ pub struct SlurmExecutor<'scope, 'env> {
     ready: VecDeque<(usize, CacheKey)>,
     uncommitted: HashSet<usize>,
     keys: HashMap<usize, CacheKey>,
+    /// The key the scheduler computed for each dispatched node (for failure events).
+    expected: HashMap<usize, CacheKey>,
+    /// Live jobs seen gone from the queue without a record, and since when.
+    gone_since: HashMap<usize, Instant>,
     queued: VecDeque<Completion>,
     next_status: Instant,
     next_queue: Instant,
@@ -178,6 +182,8 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
             ready: VecDeque::new(),
             uncommitted: HashSet::new(),
             keys: HashMap::new(),
+            expected: HashMap::new(),
+            gone_since: HashMap::new(),
             queued: VecDeque::new(),
             next_status: Instant::now(),
             next_queue: Instant::now() + interval,
@@ -528,6 +534,14 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
         }
     }
 
+    /// The key the scheduler expects for `node` (all zeros if it never dispatched it).
+    fn expected_key(&self, node: usize) -> CacheKey {
+        self.expected
+            .get(&node)
+            .copied()
+            .unwrap_or(CacheKey([0; 32]))
+    }
+
     fn watch(&mut self, node: usize) {
         self.watched.insert(node);
         if let Some(r) = self.job.get(&node) {
@@ -610,6 +624,7 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
 impl Executor for SlurmExecutor<'_, '_> {
     fn submit(&mut self, job: Job) {
         let i = job.node;
+        self.expected.insert(i, job.key);
         if !self.remote[i] {
             return self.local.submit(job);
         }

@@ -5,7 +5,6 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use warmstart_cache::CacheKey;
 use warmstart_plan::Status;
 use warmstart_plan::executor::Completion;
 use warmstart_plan::sched::JobOutcome;
@@ -43,7 +42,7 @@ impl SlurmExecutor<'_, '_> {
             },
             Outcome::Failed { error } => Completion::Finished {
                 node,
-                key: CacheKey([0; 32]),
+                key: self.expected_key(node),
                 outcome: JobOutcome::Failed(format!(
                     "{error} (Slurm job {}; log: {})",
                     r.job,
@@ -93,6 +92,12 @@ impl SlurmExecutor<'_, '_> {
         }
     }
 
+    /// How long a job may be gone from the queue without a visible record before it counts
+    /// as dead: two poll intervals, at least 3 s.
+    fn grace(&self) -> std::time::Duration {
+        (self.cfg.poll_interval * 2).max(std::time::Duration::from_secs(3))
+    }
+
     /// One `squeue` for every live job: a job gone without a record is lost or dead.
     pub(super) fn check_queue(&mut self) {
         let mut ids: Vec<String> = self
@@ -116,8 +121,33 @@ impl SlurmExecutor<'_, '_> {
             };
             let state = queue.get(&r.to_string()).or_else(|| queue.get(&r.job));
             if state.is_some_and(|s| s.is_alive()) {
+                self.gone_since.remove(&i);
                 continue;
             }
+            // Its record may not show in a listing yet (a network filesystem caches
+            // directories): read it by name, and give it a grace period before calling
+            // the job dead.
+            let spec = self.spec[i].clone().unwrap_or_default();
+            if let Some(rec) =
+                StatusRecord::load(self.store, &spec).filter(|rec| rec.job == r.to_string())
+            {
+                self.gone_since.remove(&i);
+                self.live.remove(&i);
+                changed = true;
+                if self.watched.remove(&i) {
+                    let c = self.completion(i, &rec);
+                    self.queued.push_back(c);
+                } else {
+                    self.finished.insert(i, rec);
+                }
+                continue;
+            }
+            let now = std::time::Instant::now();
+            let since = *self.gone_since.entry(i).or_insert(now);
+            if now.duration_since(since) < self.grace() {
+                continue;
+            }
+            self.gone_since.remove(&i);
             changed = true;
             self.live.remove(&i);
             let log = PathBuf::from(self.log_of(i));
@@ -131,11 +161,12 @@ impl SlurmExecutor<'_, '_> {
                     if self.resubmitted.insert(i) {
                         self.resubmit_watched(i);
                     } else {
-                        self.fail(i, CacheKey([0; 32]), format!("Slurm job {r} left the queue twice without starting (cancelled? see `squeue`/`sacct`)"));
+                        let key = self.expected_key(i);
+                        self.fail(i, key, format!("Slurm job {r} left the queue twice without starting (cancelled? see `squeue`)"));
                     }
                 }
             } else if self.watched.remove(&i) {
-                let key = self.keys.get(&i).copied().unwrap_or(CacheKey([0; 32]));
+                let key = self.expected_key(i);
                 self.fail(
                     i,
                     key,
@@ -165,11 +196,10 @@ impl SlurmExecutor<'_, '_> {
         };
         match self.submit_group(&group) {
             Ok(()) => self.watch(i),
-            Err(e) => self.fail(
-                i,
-                CacheKey([0; 32]),
-                format!("cannot submit it to Slurm again: {e}"),
-            ),
+            Err(e) => {
+                let key = self.expected_key(i);
+                self.fail(i, key, format!("cannot submit it to Slurm again: {e}"))
+            }
         }
     }
 }
