@@ -66,8 +66,13 @@ pub fn choose(
 
 fn slurm_failure(e: SlurmError) -> Failure {
     match e {
-        SlurmError::Cache(_) => Failure::Stage(format!("error: {e}")),
-        _ => Failure::Invalid(format!("error: {e}\n  nothing was submitted")),
+        SlurmError::Cache(_) | SlurmError::PartlySubmitted { .. } => {
+            Failure::Stage(format!("error: {e}"))
+        }
+        _ if e.nothing_submitted() => {
+            Failure::Invalid(format!("error: {e}\n  nothing was submitted"))
+        }
+        _ => Failure::Stage(format!("error: {e}")),
     }
 }
 

@@ -69,6 +69,22 @@ pub enum SlurmError {
     Cache(#[from] CacheError),
     #[error("the warmstart binary {0} cannot be found for the jobs to run")]
     WorkerExe(PathBuf),
+    #[error(
+        "{source}\n  {} job(s) were submitted before this ({}): `warmstart run` reattaches to them, `warmstart cancel` cancels them",
+        jobs.len(),
+        jobs.join(", ")
+    )]
+    PartlySubmitted {
+        jobs: Vec<String>,
+        source: Box<SlurmError>,
+    },
+}
+
+impl SlurmError {
+    /// Whether nothing was submitted when this error happened.
+    pub fn nothing_submitted(&self) -> bool {
+        !matches!(self, SlurmError::PartlySubmitted { .. })
+    }
 }
 
 /// What the experiment's plugins are and where its relative paths start; the same for
@@ -196,7 +212,22 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
         for batch in ex.batches(to_submit) {
             ex.deferred.push_back(batch);
         }
-        ex.submit_deferred()?;
+        if let Err(e) = ex.submit_deferred() {
+            let jobs: Vec<String> = ex
+                .report
+                .submitted
+                .iter()
+                .map(|(_, j, _)| j.clone())
+                .collect();
+            return Err(if jobs.is_empty() {
+                e
+            } else {
+                SlurmError::PartlySubmitted {
+                    jobs,
+                    source: Box::new(e),
+                }
+            });
+        }
         Ok(ex)
     }
 
