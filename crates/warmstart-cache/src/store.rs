@@ -39,6 +39,7 @@ use parquet::file::properties::WriterProperties;
 use serde::{Deserialize, Serialize};
 use warmstart_engine::{NamedTable, Value};
 
+use crate::index::Index;
 use crate::key::{CacheKey, Digest, KeyInputs};
 use crate::nofollow;
 
@@ -84,7 +85,7 @@ fn unsafe_path(path: &Path) -> impl FnOnce(String) -> CacheError + '_ {
     }
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CacheError + '_ {
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CacheError + '_ {
     move |source| CacheError::Io {
         path: path.to_path_buf(),
         source,
@@ -154,6 +155,7 @@ pub struct Store {
     root: PathBuf,
     pub(crate) base: PathBuf,
     counter: Arc<AtomicU64>,
+    pub(crate) index: Arc<Index>,
 }
 
 /// The directories under `ROOT/v1` that the store creates and checks.
@@ -179,12 +181,18 @@ impl Store {
                 });
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                write_atomic(&base.join("tmp"), &layout, LAYOUT.to_string().as_bytes())?;
+                write_atomic(
+                    &base.join("tmp"),
+                    &layout,
+                    LAYOUT.to_string().as_bytes(),
+                    true,
+                )?;
             }
             Err(e) => return Err(io(&layout)(e)),
         }
         Ok(Store {
             root: root.to_path_buf(),
+            index: Arc::new(Index::new(&base)),
             base,
             counter: Arc::new(AtomicU64::new(0)),
         })
@@ -435,6 +443,7 @@ impl Store {
                     {
                         let _ = d.sync_all();
                     }
+                    self.index_entry(&key, &manifest);
                     return Ok(manifest);
                 }
                 Err(_) if dest.exists() => {
@@ -568,27 +577,6 @@ impl Store {
         Ok(out)
     }
 
-    /// Remember the last key of a stage instance.
-    pub fn set_ref(&self, ref_id: &str, key: &CacheKey) -> Result<(), CacheError> {
-        if !valid_table_name(ref_id) {
-            return Err(CacheError::RefId(ref_id.to_string()));
-        }
-        let p = self.internal_dir("refs")?.join(ref_id);
-        if nofollow::read(&p).is_ok_and(|s| String::from_utf8_lossy(&s).trim() == key.to_string()) {
-            return Ok(());
-        }
-        write_atomic(&self.internal_dir("tmp")?, &p, key.to_string().as_bytes())
-    }
-
-    /// The key last remembered for a stage instance (`None` if none, or unreadable).
-    pub fn get_ref(&self, ref_id: &str) -> Option<CacheKey> {
-        if !valid_table_name(ref_id) {
-            return None;
-        }
-        let bytes = nofollow::read(&self.internal_dir("refs").ok()?.join(ref_id)).ok()?;
-        String::from_utf8_lossy(&bytes).trim().parse().ok()
-    }
-
     /// Remove temp dirs and files left by killed runs. Returns how many.
     ///
     /// Temp names start with the writer's pid (`tmp/<pid>-…`). An item is stale when that
@@ -639,14 +627,22 @@ fn same_file(path: &Path, f: &File) -> bool {
     }
 }
 
-fn write_atomic(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> Result<(), CacheError> {
+/// Write `dest` by a rename from `tmp_dir`; `durable`: fsync the file first.
+pub(crate) fn write_atomic(
+    tmp_dir: &Path,
+    dest: &Path,
+    bytes: &[u8],
+    durable: bool,
+) -> Result<(), CacheError> {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     let tmp = tmp_dir.join(format!("{}-f{nanos}", std::process::id()));
     let mut f = File::create(&tmp).map_err(io(&tmp))?;
     f.write_all(bytes).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
+    if durable {
+        f.sync_all().map_err(io(&tmp))?;
+    }
     fs::rename(&tmp, dest).map_err(io(dest))
 }
 

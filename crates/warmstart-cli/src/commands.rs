@@ -259,13 +259,12 @@ pub fn why(file: &Path, cache: &Path, stage: &str, at: &[String]) -> Result<(), 
         for (k, v) in &ki.params {
             out.line(format_args!("  param          {k} = {v}"));
         }
-        let not_in_key: Vec<&String> = node
+        for (k, v) in node
             .params
-            .keys()
-            .filter(|k| !ki.params.contains_key(*k))
-            .collect();
-        for k in not_in_key {
-            out.line(format_args!("  (not in key)   {k} = {}", node.params[k]));
+            .iter()
+            .filter(|(k, _)| !ki.params.contains_key(*k))
+        {
+            out.line(format_args!("  (not in key)   {k} = {v}"));
         }
         match ki.seed {
             Some(s) => {
