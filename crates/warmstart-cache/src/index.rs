@@ -242,7 +242,7 @@ impl Store {
         Some(EntryRecord {
             digest: m.output_digest,
             dir: stamp_of(&dir)?,
-            manifest: stamp_of(&dir.join("manifest.json"))?,
+            manifest: stamp_of(&self.entry_path(key, Some("manifest.json")))?,
             files,
         })
     }
@@ -273,7 +273,7 @@ impl Store {
         for (key, rec) in entries {
             let dir = self.entry_dir(key);
             let live = stamp_of(&dir) == Some(rec.dir)
-                && stamp_of(&dir.join("manifest.json")) == Some(rec.manifest)
+                && stamp_of(&self.entry_path(key, Some("manifest.json"))) == Some(rec.manifest)
                 && rec
                     .files
                     .iter()
@@ -313,7 +313,7 @@ impl Store {
             checked.store(true, Ordering::Relaxed);
         }
         let same = stamp_of(&dir)? == rec.dir
-            && stamp_of(&dir.join("manifest.json"))? == rec.manifest
+            && stamp_of(&self.entry_path(key, Some("manifest.json")))? == rec.manifest
             && rec
                 .files
                 .iter()
@@ -331,7 +331,7 @@ impl Store {
         let dir = self.entry_dir(key);
         let before = (
             stamp_of(&dir).unwrap_or(0),
-            stamp_of(&dir.join("manifest.json")).unwrap_or(0),
+            stamp_of(&self.entry_path(key, Some("manifest.json"))).unwrap_or(0),
         );
         match self.lookup(key) {
             Lookup::Missing => DigestLookup::Missing,

@@ -198,13 +198,18 @@ impl<'a> Refs<'a> {
         }
     }
 
-    /// The manifest of the last entry recorded for `ref_id`, if it is still healthy.
-    fn last_entry(&self, ref_id: &str) -> Option<Manifest> {
+    /// The manifest of the last entry recorded for the ref `ref_id()` names, if it is
+    /// still healthy (the id is not even computed when the store has no refs).
+    fn last_entry(&self, ref_id: impl FnOnce() -> String) -> Option<Manifest> {
         let listed = self.listed.get_or_init(|| self.store.ref_ids().ok());
-        if listed.as_ref().is_some_and(|ids| !ids.contains(ref_id)) {
+        if listed.as_ref().is_some_and(|ids| ids.is_empty()) {
             return None;
         }
-        match self.store.lookup(&self.store.get_ref(ref_id)?) {
+        let ref_id = ref_id();
+        if listed.as_ref().is_some_and(|ids| !ids.contains(&ref_id)) {
+            return None;
+        }
+        match self.store.lookup(&self.store.get_ref(&ref_id)?) {
             Lookup::Hit(m) => Some(m),
             _ => None,
         }
@@ -223,7 +228,7 @@ fn reasons_from_ref(
         .iter()
         .map(|p| format!("input `{p}` will be recomputed"))
         .collect();
-    let old = refs.last_entry(&node_ref(plan, node));
+    let old = refs.last_entry(|| node_ref(plan, node));
     match old {
         None if pending.is_empty() => {
             reasons.push("new: no earlier entry for this stage instance".into());
