@@ -28,7 +28,7 @@
 //! answer differs from the full lookup's, and deleting `v1/index` at any time is safe.
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -72,7 +72,10 @@ pub(crate) struct Snapshot {
 pub(crate) struct Index {
     path: PathBuf,
     snapshot: OnceLock<Snapshot>,
-    appender: Mutex<Option<File>>,
+    /// Records not yet written: appended in one `write` when the store is dropped (or
+    /// every 64 KiB, or on [`Store::flush_index`]). A write per record made every
+    /// journal commit of a cold run (one per fsync) write the index's pages too.
+    pending: Mutex<String>,
     /// Shards (by first key byte) already found to be real directories by this process.
     shards_checked: [AtomicBool; 256],
 }
@@ -88,7 +91,7 @@ impl Index {
         Index {
             path: base.join(INDEX_FILE),
             snapshot: OnceLock::new(),
-            appender: Mutex::new(None),
+            pending: Mutex::new(String::new()),
             shards_checked: std::array::from_fn(|_| AtomicBool::new(false)),
         }
     }
@@ -101,28 +104,49 @@ impl Index {
             })
     }
 
-    /// Append one record (best effort: the index is a hint).
+    /// Queue one record (best effort: the index is a hint).
     pub(crate) fn append(&self, record: &str) {
-        let Ok(mut guard) = self.appender.lock() else {
+        let Ok(mut pending) = self.pending.lock() else {
             return;
         };
-        if guard.is_none() {
-            *guard = OpenOptions::new()
-                .append(true)
-                .create(true)
-                .mode(0o644)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(&self.path)
-                .ok();
+        // Newline first: a record torn by a crash (no newline) must not swallow the next.
+        pending.push('\n');
+        pending.push_str(record);
+        pending.push(' ');
+        pending.push_str(&check(record));
+        if pending.len() >= 64 * 1024 {
+            self.write_out(&mut pending);
         }
-        if let Some(f) = guard.as_mut() {
-            // Newline first: a record torn by a crash (no newline) must not swallow this
-            // one. One `write` per record, so concurrent appends do not interleave.
-            let line = format!("\n{record} {}", check(record));
-            if f.write_all(line.as_bytes()).is_err() {
-                *guard = None;
-            }
+    }
+
+    /// Append the queued records in one `write` (`O_APPEND`: whole writes of concurrent
+    /// processes do not interleave on a local file system).
+    fn write_out(&self, pending: &mut String) {
+        if pending.is_empty() {
+            return;
         }
+        let file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&self.path);
+        if let Ok(mut f) = file {
+            let _ = f.write_all(pending.as_bytes());
+        }
+        pending.clear();
+    }
+
+    pub(crate) fn flush(&self) {
+        if let Ok(mut pending) = self.pending.lock() {
+            self.write_out(&mut pending);
+        }
+    }
+}
+
+impl Drop for Index {
+    fn drop(&mut self) {
+        self.flush();
     }
 }
 
@@ -145,6 +169,12 @@ pub(crate) fn stamp_of(path: &Path) -> Option<u64> {
 
 fn stamp_and_metadata(path: &Path) -> Option<(u64, fs::Metadata)> {
     let md = fs::symlink_metadata(path).ok()?;
+    Some((stamp(&md), md))
+}
+
+/// 16 hex digits of blake3 over what `lstat` said (device, inode, mode, size, mtime,
+/// ctime).
+fn stamp(md: &fs::Metadata) -> u64 {
     let mut bytes = Vec::with_capacity(64);
     for x in [
         md.dev(),
@@ -158,7 +188,7 @@ fn stamp_and_metadata(path: &Path) -> Option<(u64, fs::Metadata)> {
     ] {
         bytes.extend_from_slice(&x.to_le_bytes());
     }
-    Some((short_hash(&bytes), md))
+    short_hash(&bytes)
 }
 
 /// The `e` record of an entry (without its check).
@@ -299,6 +329,12 @@ impl Store {
         )
     }
 
+    /// Write the index records queued by this process (also done when the last clone
+    /// of the store is dropped).
+    pub fn flush_index(&self) {
+        self.index.flush();
+    }
+
     /// Whether the entry under `key` still is what its index record says.
     fn indexed_digest(&self, key: &CacheKey) -> Option<Digest> {
         let rec = self.index.snapshot().entries.get(key)?;
@@ -329,8 +365,14 @@ impl Store {
             return DigestLookup::Hit(d);
         }
         let dir = self.entry_dir(key);
+        let dir_stamp = match fs::symlink_metadata(&dir) {
+            // A miss costs this one `lstat` (the full lookup would say the same).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return DigestLookup::Missing,
+            Err(_) => 0,
+            Ok(md) => stamp(&md),
+        };
         let before = (
-            stamp_of(&dir).unwrap_or(0),
+            dir_stamp,
             stamp_of(&self.entry_path(key, Some("manifest.json"))).unwrap_or(0),
         );
         match self.lookup(key) {
@@ -387,8 +429,10 @@ mod tests {
         (key, m.output_digest)
     }
 
-    /// A second process's view of the same cache (its own index snapshot).
+    /// A second process's view of the same cache (its own index snapshot), once `store`
+    /// wrote what it queued.
     fn reopen(store: &Store) -> Store {
+        store.flush_index();
         Store::open(store.root()).unwrap()
     }
 
@@ -465,6 +509,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let store = Store::open(d.path()).unwrap();
         let (key, digest) = entry(&store, 1, 10);
+        store.flush_index();
         let index = d.path().join("v1").join(INDEX_FILE);
         // A cache written before the index existed, plus garbage and a torn record.
         fs::write(&index, b"garbage\ne 00 11 22 33 out.parquet=44 5566\ne 12").unwrap();
@@ -472,7 +517,7 @@ mod tests {
         assert_eq!(other.indexed_digest(&key), None);
         assert_eq!(other.lookup_digest(&key), DigestLookup::Hit(digest));
         // The hit was appended, not merged into the torn line before it.
-        let third = reopen(&store);
+        let third = reopen(&other);
         assert_eq!(third.indexed_digest(&key), Some(digest));
     }
 
@@ -506,6 +551,7 @@ mod tests {
         store.note_ref("r1", &b).unwrap();
         store.note_ref("r1", &a).unwrap();
         store.remove(&b).unwrap();
+        store.flush_index();
         let index = d.path().join("v1").join(INDEX_FILE);
         let lines = |p: &Path| {
             fs::read_to_string(p)

@@ -249,6 +249,8 @@ pub fn drive(
         }
         emit(&mut sched);
     }
+    // Every entry is written by now: record them for the next run's lookups.
+    store.flush_index();
     let (summary, rest) = sched.finish(started.elapsed().as_millis() as u64);
     for p in rest {
         on_progress(&p);
