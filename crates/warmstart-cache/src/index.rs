@@ -37,7 +37,7 @@ use std::sync::{Mutex, OnceLock};
 
 use crate::key::{CacheKey, Digest};
 use crate::nofollow;
-use crate::store::{CacheError, Lookup, Manifest, Store, write_atomic};
+use crate::store::{CacheError, Lookup, Manifest, Store, valid_table_name, write_atomic};
 
 /// The file name of the index under `ROOT/v1`.
 pub(crate) const INDEX_FILE: &str = "index";
@@ -228,6 +228,11 @@ fn parse(bytes: &[u8]) -> Snapshot {
                         .filter(|f| !f.is_empty())
                         .map(|f| {
                             let (name, st) = f.split_once('=')?;
+                            // Only what a manifest may name: never a path elsewhere.
+                            let table = name.strip_suffix(".parquet")?;
+                            if !valid_table_name(table) {
+                                return None;
+                            }
                             Some((name.to_string(), u64::from_str_radix(st, 16).ok()?))
                         })
                         .collect::<Option<Vec<_>>>()?;
@@ -245,7 +250,7 @@ fn parse(bytes: &[u8]) -> Snapshot {
                     s.entries.insert(k, r);
                 }
             }
-            ["r", id, key, st] => {
+            ["r", id, key, st] if valid_table_name(id) => {
                 if let (Ok(k), Ok(st)) = (key.parse::<CacheKey>(), u64::from_str_radix(st, 16)) {
                     s.refs.insert(id.to_string(), (k, st));
                 }
@@ -519,6 +524,28 @@ mod tests {
         // The hit was appended, not merged into the torn line before it.
         let third = reopen(&other);
         assert_eq!(third.indexed_digest(&key), Some(digest));
+    }
+
+    #[test]
+    fn records_naming_paths_outside_their_entry_are_ignored() {
+        let key = CacheKey([1; 32]);
+        let line = |files: &str| {
+            let record = format!("e {key} {} 1 2 {files}", Digest([2; 32]));
+            format!("\n{record} {}", check(&record))
+        };
+        let good = parse(line("out.parquet=3").as_bytes());
+        assert_eq!(good.entries.len(), 1);
+        for bad in [
+            "../x.parquet=3",
+            "out.csv=3",
+            "a/b.parquet=3",
+            "OUT.parquet=3",
+        ] {
+            assert!(parse(line(bad).as_bytes()).entries.is_empty(), "{bad}");
+        }
+        let record = format!("r ../up {key} 5");
+        let refs = parse(format!("\n{record} {}", check(&record)).as_bytes());
+        assert!(refs.refs.is_empty());
     }
 
     #[test]
