@@ -13,6 +13,7 @@ mod index;
 pub mod key;
 pub mod maintenance;
 mod nofollow;
+mod parquet_io;
 mod refs;
 pub mod store;
 pub mod value_json;
