@@ -51,16 +51,20 @@ def shim(dirpath):
     real = shutil.which("sbatch")
     if real is None:
         sys.exit("sbatch is not on PATH: start the test cluster (bash tests/slurm/cluster.sh start)")
+    os.makedirs(dirpath, exist_ok=True)
     path = os.path.join(dirpath, "sbatch")
     with open(path, "w") as f:
-        f.write(f'#!/bin/sh\necho x >> "{dirpath}/calls"\nexec {real} "$@"\n')
+        # `sbatch --test-only` (the pre-submission check) submits nothing: counted apart.
+        f.write('#!/bin/sh\n'
+                f'case "$1" in --test-only) echo x >> "{dirpath}/checks";; *) echo x >> "{dirpath}/calls";; esac\n'
+                f'exec {real} "$@"\n')
     os.chmod(path, 0o755)
     return dirpath
 
 
-def calls(dirpath):
+def calls(dirpath, what="calls"):
     try:
-        with open(os.path.join(dirpath, "calls")) as f:
+        with open(os.path.join(dirpath, what)) as f:
             return sum(1 for _ in f)
     except FileNotFoundError:
         return 0
@@ -93,9 +97,10 @@ def run_case(name, text, exe, workdir):
     cache = os.path.join(d, "cache")
     cold = timed([exe, "--cache", cache, "run", "e.toml", "--executor", "slurm"], d, env)
     n_sbatch = calls(bindir)
+    n_checks = calls(bindir, "checks")
     noop_slurm = timed([exe, "--cache", cache, "run", "e.toml", "--executor", "slurm"], d, env)
     noop_local = timed([exe, "--cache", cache, "run", "e.toml", "--executor", "local"], d, env)
-    return cold, n_sbatch, noop_slurm, noop_local
+    return cold, n_sbatch, n_checks, noop_slurm, noop_local
 
 
 def main():
@@ -110,13 +115,13 @@ def main():
     os.makedirs(out, exist_ok=True)
     work = tempfile.mkdtemp(prefix="slurm-bench-", dir=out)
     try:
-        print("| case | instances | sbatch calls | cold s | no-op s (slurm) | no-op s (local) |")
+        print("| case | instances | sbatch calls (+ --test-only checks) | cold s | no-op s (slurm) | no-op s (local) |")
         print("|---|---|---|---|---|---|")
         for c in args.cases:
             text = texts[c]
-            cold, n, ns, nl = run_case(c, text, exe, work)
+            cold, n, checks, ns, nl = run_case(c, text, exe, work)
             inst = {"a": 200, "b": 50}.get(c, "")
-            print(f"| {c} | {inst} | {n} | {cold:.2f} | {ns:.3f} | {nl:.3f} |", flush=True)
+            print(f"| {c} | {inst} | {n} (+{checks}) | {cold:.2f} | {ns:.3f} | {nl:.3f} |", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

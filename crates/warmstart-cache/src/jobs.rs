@@ -44,7 +44,7 @@ impl Store {
         check_name(name)?;
         let dest = self.jobs_area(area)?.join(name);
         let tmp = self.internal_dir("tmp")?;
-        write_atomic(&tmp, &dest, bytes)?;
+        write_atomic(&tmp, &dest, bytes, true)?;
         Ok(dest)
     }
 

@@ -135,7 +135,8 @@ impl Store {
         Ok(Some(dest))
     }
 
-    /// Delete lock files that no process holds and refs whose entry is gone.
+    /// Delete lock files that no process holds and refs whose entry is gone, and rewrite
+    /// the lookup index with only its live records.
     ///
     /// Why deleting a lock file cannot let two processes compute the same key: the file is
     /// unlinked only while we hold its lock, and [`Store::lock`] re-checks after locking
@@ -186,6 +187,7 @@ impl Store {
                 out.refs += 1;
             }
         }
+        self.compact_index()?;
         Ok(out)
     }
 }

@@ -31,16 +31,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use arrow_array::RecordBatch;
-use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
 use serde::{Deserialize, Serialize};
 use warmstart_engine::{NamedTable, Value};
 
+use crate::index::Index;
 use crate::key::{CacheKey, Digest, KeyInputs};
 use crate::nofollow;
+use crate::parquet_io::{parquet_bytes, parquet_from_bytes};
+pub use crate::parquet_io::{read_parquet, write_parquet};
 
 /// The layout version this build reads and writes.
 pub const LAYOUT: u32 = 1;
@@ -154,6 +152,7 @@ pub struct Store {
     root: PathBuf,
     pub(crate) base: PathBuf,
     counter: Arc<AtomicU64>,
+    pub(crate) index: Arc<Index>,
 }
 
 /// The directories under `ROOT/v1` that the store creates and checks.
@@ -179,12 +178,18 @@ impl Store {
                 });
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                write_atomic(&base.join("tmp"), &layout, LAYOUT.to_string().as_bytes())?;
+                write_atomic(
+                    &base.join("tmp"),
+                    &layout,
+                    LAYOUT.to_string().as_bytes(),
+                    true,
+                )?;
             }
             Err(e) => return Err(io(&layout)(e)),
         }
         Ok(Store {
             root: root.to_path_buf(),
+            index: Arc::new(Index::new(&base)),
             base,
             counter: Arc::new(AtomicU64::new(0)),
         })
@@ -204,20 +209,40 @@ impl Store {
         }
     }
 
-    /// Why an entry's directory (or its shard) cannot be trusted, if it cannot.
-    fn entry_dir_problem(&self, key: &CacheKey) -> Option<String> {
-        let dir = self.entry_dir(key);
-        for p in [dir.parent().unwrap_or(&dir), &dir] {
-            if let Err(what) = nofollow::check_dir(p) {
-                return Some(format!("{} {what}", p.display()));
+    /// Whether a key's entry directory exists (`Ok(false)`: a miss, found with one
+    /// `lstat`), or why it (or its shard) cannot be trusted.
+    fn entry_dir_state(dir: &Path) -> Result<bool, String> {
+        let shard = dir.parent().unwrap_or(dir);
+        for p in [dir, shard] {
+            match nofollow::check_dir(p) {
+                Ok(true) => {}
+                Ok(false) => return Ok(false),
+                Err(what) => return Err(format!("{} {what}", p.display())),
             }
         }
-        None
+        Ok(true)
     }
 
     pub(crate) fn entry_dir(&self, key: &CacheKey) -> PathBuf {
+        self.entry_path(key, None)
+    }
+
+    /// `entries/xx/<key>[/file]` built in one allocation (a plan or no-op run builds one
+    /// per instance; `Path::join` three times cost a tenth of planning a 1M sweep).
+    pub(crate) fn entry_path(&self, key: &CacheKey, file: Option<&str>) -> PathBuf {
         let hex = key.to_string();
-        self.base.join("entries").join(&hex[..2]).join(hex)
+        let base = self.base.as_os_str();
+        let mut p = std::ffi::OsString::with_capacity(base.len() + 96);
+        p.push(base);
+        p.push("/entries/");
+        p.push(hex.get(..2).unwrap_or_default());
+        p.push("/");
+        p.push(&hex);
+        if let Some(f) = file {
+            p.push("/");
+            p.push(f);
+        }
+        PathBuf::from(p)
     }
 
     pub(crate) fn tmp_dir(&self) -> PathBuf {
@@ -231,12 +256,16 @@ impl Store {
     }
 
     fn read_manifest(&self, key: &CacheKey) -> Result<Option<Manifest>, CacheError> {
-        let path = self.entry_dir(key).join("manifest.json");
-        if let Some(problem) = self.entry_dir_problem(key) {
-            return Err(CacheError::Json {
-                path,
-                message: problem,
-            });
+        let path = self.entry_path(key, Some("manifest.json"));
+        match Store::entry_dir_state(path.parent().unwrap_or(&path)) {
+            Ok(true) => {}
+            Ok(false) => return Ok(None),
+            Err(problem) => {
+                return Err(CacheError::Json {
+                    path,
+                    message: problem,
+                });
+            }
         }
         let text = match nofollow::read(&path) {
             Ok(t) => t,
@@ -435,6 +464,7 @@ impl Store {
                     {
                         let _ = d.sync_all();
                     }
+                    self.index_entry(&key, &manifest);
                     return Ok(manifest);
                 }
                 Err(_) if dest.exists() => {
@@ -568,27 +598,6 @@ impl Store {
         Ok(out)
     }
 
-    /// Remember the last key of a stage instance.
-    pub fn set_ref(&self, ref_id: &str, key: &CacheKey) -> Result<(), CacheError> {
-        if !valid_table_name(ref_id) {
-            return Err(CacheError::RefId(ref_id.to_string()));
-        }
-        let p = self.internal_dir("refs")?.join(ref_id);
-        if nofollow::read(&p).is_ok_and(|s| String::from_utf8_lossy(&s).trim() == key.to_string()) {
-            return Ok(());
-        }
-        write_atomic(&self.internal_dir("tmp")?, &p, key.to_string().as_bytes())
-    }
-
-    /// The key last remembered for a stage instance (`None` if none, or unreadable).
-    pub fn get_ref(&self, ref_id: &str) -> Option<CacheKey> {
-        if !valid_table_name(ref_id) {
-            return None;
-        }
-        let bytes = nofollow::read(&self.internal_dir("refs").ok()?.join(ref_id)).ok()?;
-        String::from_utf8_lossy(&bytes).trim().parse().ok()
-    }
-
     /// Remove temp dirs and files left by killed runs. Returns how many.
     ///
     /// Temp names start with the writer's pid (`tmp/<pid>-…`). An item is stale when that
@@ -639,14 +648,22 @@ fn same_file(path: &Path, f: &File) -> bool {
     }
 }
 
-pub(crate) fn write_atomic(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> Result<(), CacheError> {
+/// Write `dest` by a rename from `tmp_dir`; `durable`: fsync the file first.
+pub(crate) fn write_atomic(
+    tmp_dir: &Path,
+    dest: &Path,
+    bytes: &[u8],
+    durable: bool,
+) -> Result<(), CacheError> {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     let tmp = tmp_dir.join(format!("{}-f{nanos}", std::process::id()));
     let mut f = File::create(&tmp).map_err(io(&tmp))?;
     f.write_all(bytes).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
+    if durable {
+        f.sync_all().map_err(io(&tmp))?;
+    }
     fs::rename(&tmp, dest).map_err(io(dest))
 }
 
@@ -733,67 +750,6 @@ fn check_manifest(m: &Manifest, key: &CacheKey) -> Result<(), String> {
         return Err("output digest does not match the listed outputs".into());
     }
     Ok(())
-}
-
-/// Deterministic Parquet encoding: same batch ⇒ same bytes (snappy, no timestamps).
-fn parquet_bytes(batch: &RecordBatch, path: &Path) -> Result<Vec<u8>, CacheError> {
-    let props = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .set_created_by(concat!("warmstart ", env!("CARGO_PKG_VERSION")).to_string())
-        .build();
-    let mut buf = Vec::new();
-    let err = |e: parquet::errors::ParquetError| CacheError::Parquet {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
-    let mut w = ArrowWriter::try_new(&mut buf, batch.schema(), Some(props)).map_err(err)?;
-    w.write(batch).map_err(err)?;
-    w.close().map_err(err)?;
-    Ok(buf)
-}
-
-/// Decode a whole Parquet file into one batch. The decoder is guarded with `catch_unwind`:
-/// malformed files must come back as errors, and a decoder bug on hostile bytes is no
-/// reason to take the whole run down.
-fn parquet_from_bytes(bytes: Vec<u8>, path: &Path) -> Result<RecordBatch, CacheError> {
-    let decoded =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode_parquet(bytes, path)));
-    decoded.unwrap_or_else(|_| {
-        Err(CacheError::Parquet {
-            path: path.to_path_buf(),
-            message: "the Parquet decoder failed on malformed data".into(),
-        })
-    })
-}
-
-fn decode_parquet(bytes: Vec<u8>, path: &Path) -> Result<RecordBatch, CacheError> {
-    let err = |m: String| CacheError::Parquet {
-        path: path.to_path_buf(),
-        message: m,
-    };
-    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
-        .map_err(|e| err(e.to_string()))?;
-    let schema = reader.schema().clone();
-    let reader = reader
-        .with_batch_size(64 * 1024)
-        .build()
-        .map_err(|e| err(e.to_string()))?;
-    let batches: Vec<RecordBatch> = reader
-        .collect::<Result<_, _>>()
-        .map_err(|e| err(e.to_string()))?;
-    arrow_select::concat::concat_batches(&schema, &batches).map_err(|e| err(e.to_string()))
-}
-
-/// Write one batch as a Parquet file (used by `export`).
-pub fn write_parquet(batch: &RecordBatch, path: &Path) -> Result<(), CacheError> {
-    let bytes = parquet_bytes(batch, path)?;
-    fs::write(path, bytes).map_err(io(path))
-}
-
-/// Read a Parquet file into one batch.
-pub fn read_parquet(path: &Path) -> Result<RecordBatch, CacheError> {
-    let bytes = fs::read(path).map_err(io(path))?;
-    parquet_from_bytes(bytes, path)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Unit tests of the store (a child module of `store`, in its own file for length).
 
 use super::*;
-use arrow_array::{Float64Array, Int64Array, StringArray};
+use arrow_array::{Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use std::fs::OpenOptions;
 

@@ -24,6 +24,7 @@
 //! the `Engine` trait, so built-in, plugin and process engines are indistinguishable here.
 
 pub mod executor;
+pub mod node_params;
 pub mod plan;
 pub mod registry;
 pub mod run;
@@ -32,6 +33,7 @@ pub mod status;
 pub mod worker;
 
 pub use executor::{Executor, LocalExecutor};
+pub use node_params::NodeParams;
 pub use plan::{Node, Plan, build};
 pub use registry::Registry;
 pub use run::{

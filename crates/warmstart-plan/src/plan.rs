@@ -7,13 +7,14 @@
 //! inputs. File-level errors (syntax, sweeps, cycles, expressions) were caught earlier by
 //! `warmstart-spec`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use warmstart_cache::key::derive_seed;
-use warmstart_engine::{Determinism, Engine, KindSpec, ParamType, Params, Value};
+use warmstart_engine::{Determinism, Engine, KindSpec, ParamType, Value};
 use warmstart_spec::{Experiment, SpecError, SpecErrors, did_you_mean, expand};
 
+use crate::node_params::NodeParams;
 use crate::registry::Registry;
 
 /// One stage instance, bound to its engine and ready to run.
@@ -25,11 +26,14 @@ pub struct Node {
     pub engine: Arc<dyn Engine>,
     /// Shared by every node of the stage (a kind's spec is the same for all its instances).
     pub kind: Arc<KindSpec>,
-    /// Checked params with defaults filled in (what the engine receives).
-    pub params: Params,
+    /// Checked params with defaults filled in (what the engine receives, in compact
+    /// form: [`NodeParams::to_params`]).
+    pub params: NodeParams,
     /// Extra key components from the engine (plugin digest, model digest, …).
     pub engine_extra: Vec<(String, String)>,
     pub seed: u64,
+    /// The engine's determinism for this stage (worked out once, at planning).
+    pub determinism: Determinism,
     pub threads: usize,
     /// The `gpu` hint as a device number (`gpu = true` is device 0): the scheduler runs at
     /// most one such stage per device at a time, and a kind's `device` param that the
@@ -46,23 +50,20 @@ impl Node {
     }
 
     pub fn determinism(&self) -> Determinism {
-        self.engine.determinism(&self.kind, &self.params)
+        self.determinism
     }
 
     /// The params that enter the cache key (those the kind declares `in_key`), sorted by
     /// name. Derived rather than stored: a second map per node would double the planner's
     /// memory for large sweeps.
     pub fn key_params(&self) -> impl Iterator<Item = (&str, &Value)> + Clone {
-        self.params
-            .iter()
-            .filter(|(name, _)| {
-                self.kind
-                    .params
-                    .iter()
-                    .find(|p| &p.name == *name)
-                    .is_none_or(|p| p.in_key)
-            })
-            .map(|(name, v)| (name.as_str(), v))
+        self.params.iter().filter(|(name, _)| {
+            self.kind
+                .params
+                .iter()
+                .find(|p| p.name == *name)
+                .is_none_or(|p| p.in_key)
+        })
     }
 }
 
@@ -194,6 +195,7 @@ pub fn build(experiment: Experiment, registry: &Registry) -> Result<Plan, SpecEr
     let mut nodes: Vec<Node> = Vec::with_capacity(expanded.instances.len());
     // Errors about one param of one stage are reported once, not once per sweep point.
     let mut reported: std::collections::HashSet<(usize, String)> = Default::default();
+    let mut names: HashMap<*const KindSpec, Vec<Arc<str>>> = HashMap::new();
     // Instances are consumed as they become nodes, so that their memory is reused rather
     // than held next to the plan's.
     for inst in expanded.instances {
@@ -201,11 +203,18 @@ pub fn build(experiment: Experiment, registry: &Registry) -> Result<Plan, SpecEr
         let Some((engine, kind)) = &bound[inst.stage] else {
             continue;
         };
-        let mut params: Params = BTreeMap::new();
+        // The kind's param names, shared by every node of the kind.
+        let kind_names = names.entry(Arc::as_ptr(kind)).or_insert_with(|| {
+            kind.params
+                .iter()
+                .map(|p| Arc::from(p.name.as_str()))
+                .collect()
+        });
+        let mut params: Vec<(Arc<str>, Value)> = Vec::with_capacity(kind.params.len());
         let mut ok = true;
         for (name, value) in inst.params {
-            let Some(pspec) = kind.params.iter().find(|p| p.name == name) else {
-                if reported.insert((inst.stage, name.clone())) {
+            let Some(pspec) = kind.params.iter().find(|p| *p.name == *name) else {
+                if reported.insert((inst.stage, name.to_string())) {
                     let candidates = kind
                         .params
                         .iter()
@@ -213,7 +222,7 @@ pub fn build(experiment: Experiment, registry: &Registry) -> Result<Plan, SpecEr
                         .chain(warmstart_spec::parse::RESERVED.iter().copied());
                     let span = inst
                         .param_keys
-                        .get(&name)
+                        .get(&*name)
                         .cloned()
                         .unwrap_or(value.span.clone());
                     let accepted: Vec<&str> = kind.params.iter().map(|p| p.name.as_str()).collect();
@@ -244,11 +253,9 @@ pub fn build(experiment: Experiment, registry: &Registry) -> Result<Plan, SpecEr
                 continue;
             };
             match pspec.check(&value.value) {
-                Ok(v) => {
-                    params.insert(name, v);
-                }
+                Ok(v) => params.push((name, v)),
                 Err(msg) => {
-                    if reported.insert((inst.stage, name.clone())) {
+                    if reported.insert((inst.stage, name.to_string())) {
                         let at = if inst.coords.is_empty() {
                             String::new()
                         } else {
@@ -281,8 +288,9 @@ pub fn build(experiment: Experiment, registry: &Registry) -> Result<Plan, SpecEr
             }
         }
         let gpu = gpu_device(st.gpu.as_ref());
-        for pspec in &kind.params {
-            if params.contains_key(&pspec.name) || !ok {
+        let given = params.len();
+        for (pspec, shared_name) in kind.params.iter().zip(kind_names) {
+            if !ok || params[..given].iter().any(|(n, _)| **n == *pspec.name) {
                 continue;
             }
             // The `gpu` hint names the device once for both the scheduler and the engine.
@@ -291,9 +299,7 @@ pub fn build(experiment: Experiment, registry: &Registry) -> Result<Plan, SpecEr
                 _ => None,
             };
             match hinted.as_ref().or(pspec.default.as_ref()) {
-                Some(d) => {
-                    params.insert(pspec.name.clone(), d.clone());
-                }
+                Some(d) => params.push((shared_name.clone(), d.clone())),
                 None => {
                     if reported.insert((inst.stage, pspec.name.clone())) {
                         errors.push(SpecError::new(
@@ -343,7 +349,11 @@ pub fn build(experiment: Experiment, registry: &Registry) -> Result<Plan, SpecEr
         if !ok {
             continue;
         }
-        let engine_extra = match engine.key_extra(&params) {
+        let params = NodeParams::from_pairs(params);
+        // Engines see their own params form; built for the two calls and dropped.
+        let engine_params = params.to_params();
+        let determinism = engine.determinism(kind, &engine_params);
+        let engine_extra = match engine.key_extra(&engine_params) {
             Ok(x) => x,
             Err(e) => {
                 if reported.insert((inst.stage, "\0extra".into())) {
@@ -371,6 +381,7 @@ pub fn build(experiment: Experiment, registry: &Registry) -> Result<Plan, SpecEr
             params,
             engine_extra,
             seed,
+            determinism,
             threads: st.threads.unwrap_or(1).max(1),
             gpu,
             inputs: inst.inputs,

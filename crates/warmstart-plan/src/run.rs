@@ -32,8 +32,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use warmstart_cache::CacheKey;
-use warmstart_cache::store::{Lookup, Store};
+use warmstart_cache::store::Store;
+use warmstart_cache::{CacheKey, DigestLookup};
 use warmstart_engine::{Determinism, Value};
 
 use crate::executor::{Completion, Executor, Job, LocalExecutor, Tables};
@@ -277,6 +277,8 @@ pub fn drive_topology(
         }
         emit(&mut sched);
     }
+    // Every entry is written by now: record them for the next run's lookups.
+    store.flush_index();
     let (summary, rest) = sched.finish(started.elapsed().as_millis() as u64);
     for p in rest {
         on_progress(&p);
@@ -296,9 +298,9 @@ fn start(
     let key_inputs = key_inputs(plan, node, &sched.input_digests(i));
     let key = key_inputs.key();
     let volatile = node.determinism() == Determinism::Volatile;
-    if !volatile && let Lookup::Hit(m) = store.lookup(&key) {
-        let _ = store.set_ref(&node_ref(plan, node), &key);
-        sched.on_cached(i, key, m.output_digest);
+    if !volatile && let DigestLookup::Hit(digest) = store.lookup_digest(&key) {
+        let _ = store.note_ref(&node_ref(plan, node), &key);
+        sched.on_cached(i, key, digest);
         return;
     }
     if sched.dispatch(i, key) == Dispatch::GpuBusy {

@@ -137,6 +137,7 @@ const UNKNOWN: Digest = Digest([0; 32]);
 /// Assess every node of the plan against the store.
 pub fn assess(plan: &Plan, store: &Store) -> Assessment {
     let mut freshness: Vec<Freshness> = Vec::with_capacity(plan.nodes.len());
+    let refs = Refs::new(store);
     for node in &plan.nodes {
         let digests = input_digests(&freshness, node);
         let known = digests.iter().all(Option::is_some);
@@ -161,7 +162,7 @@ pub fn assess(plan: &Plan, store: &Store) -> Assessment {
                 },
                 Lookup::Missing => Freshness::Stale {
                     key: Some(key),
-                    reasons: reasons_from_ref(plan, node, store, &filled, &[]),
+                    reasons: reasons_from_ref(plan, node, &refs, &filled, &[]),
                 },
             }
         } else {
@@ -174,7 +175,7 @@ pub fn assess(plan: &Plan, store: &Store) -> Assessment {
                 .collect();
             Freshness::Stale {
                 key: None,
-                reasons: reasons_from_ref(plan, node, store, &filled, &pending),
+                reasons: reasons_from_ref(plan, node, &refs, &filled, &pending),
             }
         };
         freshness.push(f);
@@ -182,11 +183,44 @@ pub fn assess(plan: &Plan, store: &Store) -> Assessment {
     Assessment { freshness }
 }
 
+/// The refs of a store, listed once (on the first miss) so that a plan of many new
+/// instances does not try to open one missing ref file per instance.
+struct Refs<'a> {
+    store: &'a Store,
+    listed: std::cell::OnceCell<Option<std::collections::HashSet<String>>>,
+}
+
+impl<'a> Refs<'a> {
+    fn new(store: &'a Store) -> Refs<'a> {
+        Refs {
+            store,
+            listed: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The manifest of the last entry recorded for the ref `ref_id()` names, if it is
+    /// still healthy (the id is not even computed when the store has no refs).
+    fn last_entry(&self, ref_id: impl FnOnce() -> String) -> Option<Manifest> {
+        let listed = self.listed.get_or_init(|| self.store.ref_ids().ok());
+        if listed.as_ref().is_some_and(|ids| ids.is_empty()) {
+            return None;
+        }
+        let ref_id = ref_id();
+        if listed.as_ref().is_some_and(|ids| !ids.contains(&ref_id)) {
+            return None;
+        }
+        match self.store.lookup(&self.store.get_ref(&ref_id)?) {
+            Lookup::Hit(m) => Some(m),
+            _ => None,
+        }
+    }
+}
+
 /// Why a node with no healthy entry must run: its changes against the last recorded entry.
 fn reasons_from_ref(
     plan: &Plan,
     node: &Node,
-    store: &Store,
+    refs: &Refs<'_>,
     input_digests: &[Digest],
     pending: &[String],
 ) -> Vec<String> {
@@ -194,12 +228,7 @@ fn reasons_from_ref(
         .iter()
         .map(|p| format!("input `{p}` will be recomputed"))
         .collect();
-    let old = store
-        .get_ref(&node_ref(plan, node))
-        .and_then(|k| match store.lookup(&k) {
-            Lookup::Hit(m) => Some(m),
-            _ => None,
-        });
+    let old = refs.last_entry(|| node_ref(plan, node));
     match old {
         None if pending.is_empty() => {
             reasons.push("new: no earlier entry for this stage instance".into());

@@ -8,7 +8,8 @@
 use std::time::Instant;
 
 use warmstart_cache::CacheKey;
-use warmstart_cache::store::{CacheError, EntryMeta, KeyLock, Lookup, PreparedEntry, Store};
+use warmstart_cache::DigestLookup;
+use warmstart_cache::store::{CacheError, EntryMeta, KeyLock, PreparedEntry, Store};
 use warmstart_engine::{Engine, StageInput, StageRequest};
 
 use crate::executor::{Completion, Job};
@@ -31,7 +32,7 @@ impl PendingCommit {
     pub fn commit(self, store: &Store) -> Result<(), String> {
         match store.commit(self.prepared) {
             Ok(_) => {
-                let _ = store.set_ref(&self.ref_id, &self.key);
+                let _ = store.note_ref(&self.ref_id, &self.key);
                 Ok(())
             }
             Err(e) => Err(format!(
@@ -65,12 +66,12 @@ pub fn run_job(plan: &Plan, store: &Store, job: Job) -> (Completion, Option<Pend
         }
     };
     if !job.volatile
-        && let Lookup::Hit(m) = store.lookup(&key)
+        && let DigestLookup::Hit(digest) = store.lookup_digest(&key)
     {
-        let _ = store.set_ref(&node_ref(plan, node), &key);
+        let _ = store.note_ref(&node_ref(plan, node), &key);
         let outcome = JobOutcome::Ok {
             status: Status::Cached,
-            digest: m.output_digest,
+            digest,
             output: None,
             commit_pending: false,
         };
@@ -153,7 +154,7 @@ fn run_engine(
         stage: node.stage.clone(),
         coords: node.coords.clone(),
         kind: node.kind.name.clone(),
-        params: node.params.clone(),
+        params: node.params.to_params(),
         seed: node.seed,
         inputs,
         threads: node.threads,

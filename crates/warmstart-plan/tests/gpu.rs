@@ -112,10 +112,10 @@ fn the_gpu_hint_is_the_default_device() {
     let plan = build(load(dir.path(), text), &reg).expect("plan");
     let device = |stage: &str| {
         let n = plan.nodes.iter().find(|n| n.stage == stage).unwrap();
-        (n.gpu, n.params["device"].clone())
+        (n.gpu, n.params.get("device").cloned())
     };
-    assert_eq!(device("hinted"), (Some(3), Value::Int(3)));
-    assert_eq!(device("explicit"), (Some(3), Value::Int(1)));
-    assert_eq!(device("first"), (Some(0), Value::Int(0)));
-    assert_eq!(device("none"), (None, Value::Int(7)));
+    assert_eq!(device("hinted"), (Some(3), Some(Value::Int(3))));
+    assert_eq!(device("explicit"), (Some(3), Some(Value::Int(1))));
+    assert_eq!(device("first"), (Some(0), Some(Value::Int(0))));
+    assert_eq!(device("none"), (None, Some(Value::Int(7))));
 }

@@ -36,6 +36,14 @@ pub fn plan_specs(
 ) -> (Vec<Planned>, Vec<String>) {
     let assessment = assess(plan, store);
     let fresh = &assessment.freshness;
+    if fresh.iter().all(Freshness::is_fresh) {
+        // Nothing to submit (a no-op re-run): no spec is needed, so none is built.
+        let out = fresh
+            .iter()
+            .map(|f| Planned::Fresh(f.key().unwrap_or(CacheKey([0; 32]))))
+            .collect();
+        return (out, vec![String::new(); plan.nodes.len()]);
+    }
     let mut out: Vec<Planned> = Vec::with_capacity(plan.nodes.len());
     let mut ids: Vec<String> = Vec::with_capacity(plan.nodes.len());
     for (i, node) in plan.nodes.iter().enumerate() {
@@ -97,7 +105,7 @@ pub fn spec_for(plan: &Plan, ctx: &SpecContext, i: usize, inputs: Vec<InputSourc
             .map(|e| e.value.clone()),
         plugins: ctx.plugins.clone(),
         base_dir: ctx.base_dir.clone(),
-        params: node.params.clone(),
+        params: node.params.to_params(),
         seed: node.seed,
         threads: node.threads,
         key: key_inputs(plan, node, &zeros),

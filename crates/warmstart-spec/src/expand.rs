@@ -3,6 +3,7 @@
 //! and their inputs resolved.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use warmstart_engine::Value;
 
@@ -181,11 +182,20 @@ pub fn expand(exp: &Experiment) -> Result<Expanded, SpecErrors> {
                     .is_some_and(|d| !d.is_empty() && d.iter().all(|a| axes.iter().any(|x| x == a)))
             })
             .collect();
-        let param_keys: BTreeMap<String, Span> = s
+        let param_keys: Arc<BTreeMap<String, Span>> = Arc::new(
+            s.params
+                .iter()
+                .map(|(k, _)| (k.value.clone(), k.span.clone()))
+                .collect(),
+        );
+        // The stage's param names, shared by all its instances, in name order.
+        let mut param_order: Vec<(Arc<str>, usize)> = s
             .params
             .iter()
-            .map(|(k, _)| (k.value.clone(), k.span.clone()))
+            .enumerate()
+            .map(|(i, (k, _))| (Arc::from(k.value.as_str()), i))
             .collect();
+        param_order.sort_by(|a, b| a.0.cmp(&b.0));
         let matches = input_matches(exp, si, &index, &stage_axes, &axis_values);
         by_stage[si].reserve_exact(count);
         let mut idx = vec![0usize; axes.len()];
@@ -253,11 +263,14 @@ pub fn expand(exp: &Experiment) -> Result<Expanded, SpecErrors> {
                     .or_else(|| local.get(n).cloned())
                     .or_else(|| consts.get(n).map(|v| (*v).clone()))
             };
-            let mut params = BTreeMap::new();
-            for (k, v) in &s.params {
+            let mut params = Vec::with_capacity(param_order.len());
+            for (name, pi) in &param_order {
+                let Some((k, v)) = s.params.get(*pi) else {
+                    continue;
+                };
                 match eval_raw(&v.value, &v.span, &lookup) {
                     Ok(val) => {
-                        params.insert(k.value.clone(), Spanned::new(val, v.span.clone()));
+                        params.push((name.clone(), Spanned::new(val, v.span.clone())));
                     }
                     Err(f) => {
                         let (e, base, whole) = *f;
@@ -282,7 +295,7 @@ pub fn expand(exp: &Experiment) -> Result<Expanded, SpecErrors> {
             instances.push(Instance {
                 stage: si,
                 coords,
-                params,
+                params: InstanceParams::from_pairs(params),
                 param_keys: param_keys.clone(),
                 inputs,
                 input_stage,
@@ -390,7 +403,7 @@ mod tests {
         let paths: Vec<String> = x
             .instances
             .iter()
-            .map(|i| match &i.params["checkpoint"].value {
+            .map(|i| match &i.params.get("checkpoint").unwrap().value {
                 Value::Str(s) => s.clone(),
                 other => panic!("{other:?}"),
             })
@@ -474,7 +487,10 @@ mod tests {
                 "a=2,b=\"z\""
             ]
         );
-        assert_eq!(x.instances[4].params["p"].value, Value::Str("y-2".into()));
+        assert_eq!(
+            x.instances[4].params.get("p").unwrap().value,
+            Value::Str("y-2".into())
+        );
     }
 
     #[test]
@@ -483,7 +499,7 @@ mod tests {
         let x = expand(&e).unwrap();
         assert_eq!(x.instances.len(), 1);
         assert!(x.instances[0].coords.is_empty());
-        assert_eq!(x.instances[0].params["p"].value, Value::Int(3));
+        assert_eq!(x.instances[0].params.get("p").unwrap().value, Value::Int(3));
     }
 
     #[test]
@@ -493,7 +509,11 @@ mod tests {
         ));
         let x = expand(&e).unwrap();
         assert_eq!(x.stage_axes, vec![vec!["a".to_string(), "c".into()]]);
-        let ps: Vec<&Value> = x.instances.iter().map(|i| &i.params["p"].value).collect();
+        let ps: Vec<&Value> = x
+            .instances
+            .iter()
+            .map(|i| &i.params.get("p").unwrap().value)
+            .collect();
         assert_eq!(ps, [&Value::Int(11), &Value::Int(21)]);
         assert!(e.params.is_empty(), "q depends on an axis");
         assert_eq!(e.raw_params.len(), 1);
@@ -554,7 +574,7 @@ mod tests {
         let e = exp(&text);
         let x = expand(&e).unwrap();
         let i = &x.instances[0];
-        assert_eq!(&text[i.params["value"].span.clone()], "7");
+        assert_eq!(&text[i.params.get("value").unwrap().span.clone()], "7");
         assert_eq!(&text[i.param_keys["value"].clone()], "value");
         assert_eq!(&text[e.stages[0].span.clone()], "s");
     }

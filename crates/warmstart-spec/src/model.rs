@@ -160,13 +160,60 @@ pub struct Instance {
     /// Coordinates, in axis order.
     pub coords: Vec<(String, Value)>,
     /// Params evaluated for these coordinates; the span is that of the param's value.
-    pub params: BTreeMap<String, Spanned<Value>>,
-    /// Span of each param's key.
-    pub param_keys: BTreeMap<String, Span>,
+    pub params: InstanceParams,
+    /// Span of each param's key (one map shared by every instance of the stage).
+    pub param_keys: Arc<BTreeMap<String, Span>>,
     /// Instance indices: for each [`InputSpec`] in order, its matching instance(s).
     pub inputs: Vec<usize>,
     /// Parallel to `inputs`: the index of the [`InputSpec`] each came from.
     pub input_stage: Vec<usize>,
+}
+
+/// An instance's evaluated params, sorted by name, each with the span of its value.
+///
+/// Compact on purpose: a sweep can have a million instances, and a `BTreeMap` per
+/// instance costs a ~800-byte node however few params there are. Here it is one small
+/// allocation per instance; the names are shared (`Arc<str>`) by every instance of a
+/// stage.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct InstanceParams(Vec<(Arc<str>, Spanned<Value>)>);
+
+impl InstanceParams {
+    /// From (name, value) pairs with unique names, in any order.
+    pub fn from_pairs(mut pairs: Vec<(Arc<str>, Spanned<Value>)>) -> InstanceParams {
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        InstanceParams(pairs)
+    }
+
+    /// The param named `name`.
+    pub fn get(&self, name: &str) -> Option<&Spanned<Value>> {
+        self.0
+            .binary_search_by(|(k, _)| (**k).cmp(name))
+            .ok()
+            .and_then(|i| self.0.get(i))
+            .map(|(_, v)| v)
+    }
+
+    /// (name, value) in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Spanned<Value>)> {
+        self.0.iter().map(|(k, v)| (&**k, v))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl IntoIterator for InstanceParams {
+    type Item = (Arc<str>, Spanned<Value>);
+    type IntoIter = std::vec::IntoIter<(Arc<str>, Spanned<Value>)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
 }
 
 /// Whether the value `b`, as written in the experiment file (a `pick`, or a second entry

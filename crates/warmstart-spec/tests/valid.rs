@@ -35,8 +35,11 @@ fn sweep_example() {
         assert!(inst.inputs.iter().all(|&j| j < i));
     }
     let data0 = &x.instances[0];
-    assert_eq!(data0.params["value"].value, Value::Int(800));
-    assert_eq!(data0.params["tag"].value, Value::Str("${literal}".into()));
+    assert_eq!(data0.params.get("value").unwrap().value, Value::Int(800));
+    assert_eq!(
+        data0.params.get("tag").unwrap().value,
+        Value::Str("${literal}".into())
+    );
     // strong gets weak at the same (alpha, rep) and data at rep = 1.
     let strong = x
         .instances
@@ -65,7 +68,7 @@ fn sweep_example() {
     }
     let weak0 = x.instances.iter().find(|i| i.stage == 1).expect("weak");
     assert_eq!(
-        weak0.params["nested"].value.to_string(),
+        weak0.params.get("nested").unwrap().value.to_string(),
         "{a = [66, \"x-0.0\"]}"
     );
 }
@@ -84,7 +87,7 @@ fn minimal_example_keeps_file_order() {
     assert_eq!(x.instances[0].stage, 0);
     assert_eq!(x.instances[1].inputs, vec![0]);
     assert_eq!(
-        x.instances[0].params["value"].value,
+        x.instances[0].params.get("value").unwrap().value,
         Value::Str("hello ${not-an-expression}".into())
     );
 }
@@ -118,10 +121,13 @@ fn axis_forms_example() {
     assert_eq!(x.stage_axes[0], ["delta", "mode", "k"]);
     assert_eq!(x.stage_axes[1], ["k"]);
     let gen_last = x.instances.iter().rfind(|i| i.stage == 0).expect("gen");
-    assert_eq!(gen_last.params["x"].value, Value::Float(10.0));
-    assert_eq!(gen_last.params["tag"].value, Value::Str("slow".into()));
+    assert_eq!(gen_last.params.get("x").unwrap().value, Value::Float(10.0));
     assert_eq!(
-        gen_last.params["list"].value,
+        gen_last.params.get("tag").unwrap().value,
+        Value::Str("slow".into())
+    );
+    assert_eq!(
+        gen_last.params.get("list").unwrap().value,
         Value::List(vec![Value::Int(25), Value::Float(1.5), Value::Bool(true)])
     );
     for b in x.instances.iter().filter(|i| i.stage == 1) {

@@ -134,7 +134,7 @@ fn explain_one(plan: &Plan, a: &Assessment, i: usize) -> Option<Explanation> {
         .params
         .iter()
         .filter(|(k, _)| !ki.params.contains_key(*k))
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .map(|(k, v)| (k.to_string(), v.clone()))
         .collect();
     let explicit = plan
         .experiment
