@@ -355,8 +355,11 @@ pub fn show(
 pub fn gc(files: &[std::path::PathBuf], cache: &Path, apply: bool) -> Result<(), Failure> {
     let store = open_store(cache)?;
     let mut live = std::collections::HashSet::new();
+    let mut plans = Vec::new();
     for f in files {
-        live.extend(warmstart::gc::live_keys(&load_plan(f)?, &store));
+        let plan = load_plan(f)?;
+        live.extend(warmstart::gc::live_keys(&plan, &store));
+        plans.push(plan);
     }
     let verb = if apply { "removed" } else { "garbage" };
     let mut out = Output::stdout();
@@ -374,6 +377,17 @@ pub fn gc(files: &[std::path::PathBuf], cache: &Path, apply: bool) -> Result<(),
     };
     for c in &report.candidates {
         out.line(format_args!("{verb}  {}  {}", c.key.short(), c.what));
+    }
+    let plan_refs: Vec<&warmstart::Plan> = plans.iter().collect();
+    match warmstart::slurm::gc_jobs(&plan_refs, &store, apply) {
+        Ok(j) if j.jobs > 0 => out.line(format_args!(
+            "{verb}  {} finished cluster job(s): {} file(s), {} bytes (specs, status records, logs)",
+            j.jobs,
+            j.files.len(),
+            j.bytes
+        )),
+        Ok(_) => {}
+        Err(e) => return Err(Failure::Stage(format!("error: {e}"))),
     }
     let n = report.candidates.len();
     if apply {

@@ -174,6 +174,27 @@ fn a_sweep_with_fan_in_runs_each_instance_once_with_the_outputs_of_a_local_run()
     assert!(out.status.success());
     assert_eq!(with_status(&again, "cached").len(), 13);
     assert_eq!(sbatch_calls(&p), 3);
+    // `why` names an instance's job; gc keeps the job files of live experiments and
+    // removes those of finished jobs nothing refers to.
+    let why = p.run(&["why", "e.toml", "all"]);
+    assert!(stdout(&why).contains("cluster job"), "{}", stdout(&why));
+    let gc = p.run(&["gc", "e.toml"]);
+    assert!(!stdout(&gc).contains("cluster job"), "{}", stdout(&gc));
+    let gc = p.run(&["gc", "--apply"]);
+    assert!(gc.status.success(), "{}", stderr(&gc));
+    assert!(
+        stdout(&gc).contains("removed  13 finished cluster job(s)"),
+        "{}",
+        stdout(&gc)
+    );
+    let left = std::fs::read_dir(p.cache().join("v1/jobs/status"))
+        .unwrap()
+        .count();
+    assert_eq!(left, 0);
+    let logs = std::fs::read_dir(p.cache().join("v1/jobs/logs"))
+        .unwrap()
+        .count();
+    assert_eq!(logs, 0);
 }
 
 #[test]

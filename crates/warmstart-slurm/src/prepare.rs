@@ -77,6 +77,25 @@ pub fn plan_specs(
     (out, ids)
 }
 
+/// Every node's spec id (its identity in the ledger and status records). It does not
+/// depend on what is fresh (inputs' entries are not part of an id), so no cache is read.
+pub fn spec_ids(plan: &Plan, ctx: &SpecContext) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::with_capacity(plan.nodes.len());
+    for (i, node) in plan.nodes.iter().enumerate() {
+        let inputs = node
+            .inputs
+            .iter()
+            .map(|&j| InputSource {
+                spec: ids[j].clone(),
+                entry: None,
+                ref_id: node_ref(plan, &plan.nodes[j]),
+            })
+            .collect();
+        ids.push(spec_for(plan, ctx, i, inputs).id());
+    }
+    ids
+}
+
 /// Which nodes run as Slurm jobs: not a local kind (or `local = false`), not volatile.
 pub fn remote_nodes(plan: &Plan) -> Vec<bool> {
     plan.nodes

@@ -13,7 +13,7 @@ use warmstart_plan::executor::LocalExecutor;
 use warmstart_plan::run::{RunOptions, RunSummary, drive_topology, topology};
 use warmstart_plan::{Plan, Registry};
 use warmstart_slurm::executor::{SpecContext, SubmitReport};
-use warmstart_slurm::prepare::{Planned, plan_specs, remote_nodes};
+use warmstart_slurm::prepare::{Planned, plan_specs, remote_nodes, spec_ids};
 use warmstart_slurm::records::{ExperimentJobs, LedgerEntry, StatusRecord};
 use warmstart_slurm::submit::JobRef;
 use warmstart_slurm::worker::{job_id_from_env, run_task};
@@ -242,7 +242,7 @@ pub struct JobLog {
 
 /// Per plan node, the cluster job it last ran as (from the ledger), if any.
 pub fn job_logs(plan: &Plan, store: &Store) -> Vec<Option<JobLog>> {
-    let (_, ids) = plan_specs(plan, store, &remote_nodes(plan), &spec_context(plan));
+    let ids = spec_ids(plan, &spec_context(plan));
     ids.iter()
         .map(|id| {
             let e = LedgerEntry::load(store, id)?;
@@ -256,4 +256,73 @@ pub fn job_logs(plan: &Plan, store: &Store) -> Vec<Option<JobLog>> {
             })
         })
         .collect()
+}
+
+/// Cluster job files no run needs any more (see [`gc_jobs`]).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct JobGarbage {
+    /// Finished jobs whose files are (or would be) removed.
+    pub jobs: usize,
+    /// The files.
+    pub files: Vec<PathBuf>,
+    /// Their total size.
+    pub bytes: u64,
+}
+
+/// The job files (`v1/jobs/`) of finished jobs — those with a status record — of
+/// instances that are not in `plans`: their spec, status record, ledger entry and log.
+/// Jobs without a record may still be queued or running and are never touched; nor are
+/// the live experiments' files (`why` and `show --table log` read them). With `apply`,
+/// they are removed.
+pub fn gc_jobs(
+    plans: &[&Plan],
+    store: &Store,
+    apply: bool,
+) -> Result<JobGarbage, warmstart_cache::CacheError> {
+    let mut live = std::collections::HashSet::new();
+    for plan in plans {
+        live.extend(spec_ids(plan, &spec_context(plan)));
+    }
+    let status_dir = store.jobs_area("status")?;
+    let mut g = JobGarbage::default();
+    let names: Vec<String> = std::fs::read_dir(&status_dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    for name in names {
+        let Some(spec) = name.strip_suffix(".json") else {
+            continue;
+        };
+        if live.contains(spec) {
+            continue;
+        }
+        g.jobs += 1;
+        let mut files = vec![
+            store.jobs_area("status")?.join(&name),
+            store.jobs_area("specs")?.join(&name),
+            store.jobs_area("ledger")?.join(&name),
+        ];
+        if let Some(e) = LedgerEntry::load(store, spec) {
+            // Only a log inside the cache's logs directory (the ledger is a file others
+            // could have written).
+            let logs = store.jobs_area("logs")?;
+            if let Some(file) = e.log.file_name()
+                && e.log.parent().is_some_and(|p| p.ends_with("v1/jobs/logs"))
+            {
+                files.push(logs.join(file));
+            }
+        }
+        for f in files {
+            if let Ok(m) = std::fs::symlink_metadata(&f) {
+                g.bytes += m.len();
+                if apply {
+                    let _ = std::fs::remove_file(&f);
+                }
+                g.files.push(f);
+            }
+        }
+    }
+    Ok(g)
 }
