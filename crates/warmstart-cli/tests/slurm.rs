@@ -37,13 +37,16 @@ fn slurm_up() -> bool {
     up
 }
 
-/// A project whose warmstart.toml selects Slurm, polling every second.
+/// The `[executor]` table of the tests: Slurm, polling every second. The test cluster has
+/// one node, so a cache on a node-local path is allowed (a clone of the repository may
+/// well live under /tmp); `missing_sbatch_and_a_node_local_cache_…` checks the refusal.
+const EXECUTOR: &str =
+    "root = true\n[executor]\nkind = \"slurm\"\npoll_interval = 1\nallow_node_local_cache = true\n";
+
+/// A project whose warmstart.toml selects Slurm.
 fn project(experiment: &str) -> Project {
     let p = Project::on_shared_disk();
-    p.write(
-        "warmstart.toml",
-        "root = true\n[executor]\nkind = \"slurm\"\npoll_interval = 1\n",
-    );
+    p.write("warmstart.toml", EXECUTOR);
     p.write("e.toml", experiment);
     p
 }
@@ -475,10 +478,7 @@ inputs = ["agg"]
 value = "post"
 "#,
     );
-    p.write(
-        "warmstart.toml",
-        "root = true\n[executor]\nkind = \"slurm\"\npoll_interval = 1\nmax_submitted = 2\n",
-    );
+    p.write("warmstart.toml", &format!("{EXECUTOR}max_submitted = 2\n"));
     let (ev, out) = p.run_json("e.toml");
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(with_status(&ev, "ran").len(), 7, "{ev:?}");
