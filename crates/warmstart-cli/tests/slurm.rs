@@ -528,3 +528,27 @@ fn cluster_hints_never_change_a_key() {
         stdout(&plan)
     );
 }
+
+#[test]
+fn two_concurrent_runs_of_one_experiment_submit_its_jobs_once() {
+    let _g = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
+    if !slurm_up() {
+        return;
+    }
+    let p = project(SLOW);
+    let first = spawn_run(&p);
+    let second = spawn_run(&p);
+    let (a, b) = (finish(first), finish(second));
+    assert!(a.status.success(), "{}", stderr(&a));
+    assert!(b.status.success(), "{}", stderr(&b));
+    assert_eq!(
+        sbatch_calls(&p),
+        2,
+        "the second run adopted the first one's jobs"
+    );
+    for out in [&a, &b] {
+        let ev = events(out);
+        assert_eq!(ev.len(), 3, "{ev:?}");
+        assert!(with_status(&ev, "failed").is_empty(), "{ev:?}");
+    }
+}

@@ -207,6 +207,16 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
             detached: false,
             report: SubmitReport::default(),
         };
+        // One submitter per experiment and cache at a time: a second `warmstart run` of
+        // the same experiment waits here, then finds the first one's jobs in the ledger
+        // and adopts them instead of submitting them again.
+        let submission = CacheKey(
+            *blake3::hash(
+                format!("warmstart-slurm-submission\0{}", plan.experiment.name).as_bytes(),
+            )
+            .as_bytes(),
+        );
+        let _submitting = store.lock(&submission)?;
         let to_submit = ex.write_specs_and_reattach()?;
         ex.check_resources(&to_submit)?;
         for batch in ex.batches(to_submit) {
