@@ -456,6 +456,29 @@ pub fn plugins_check(path: &Path) -> Result<(), Failure> {
     }
 }
 
+/// `warmstart init [DIR]`: the starter experiment, its schema and a project file.
+pub fn init(dir: Option<&Path>) -> Result<(), Failure> {
+    let dir = dir.unwrap_or(Path::new("."));
+    match warmstart::init::init(dir) {
+        Ok(files) => {
+            let mut out = Output::stdout();
+            for f in &files {
+                out.line(format_args!("wrote {}", f.display()));
+            }
+            let exp = dir.join(warmstart::init::EXPERIMENT_FILE);
+            out.line(format_args!(
+                "next: `warmstart run {e}`, then `warmstart export {e} --out results`",
+                e = exp.display()
+            ));
+            out.finish()
+        }
+        Err(e @ warmstart::init::InitError::Exists(_)) => Err(Failure::Invalid(format!(
+            "error: {e}; nothing was written\n  help: give another directory (`warmstart init DIR`), or move the existing files away"
+        ))),
+        Err(e) => Err(Failure::Stage(format!("error: {e}"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -156,6 +156,11 @@ enum Command {
     /// Inspect engine plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
+    /// Write a commented starter experiment (runs as is), its JSON Schema and a project
+    /// file into DIR [default: .].
+    Init { dir: Option<PathBuf> },
+    /// Print a shell completion script: `warmstart completions bash > ~/.local/share/bash-completion/completions/warmstart`.
+    Completions { shell: clap_complete::Shell },
 }
 
 #[derive(Subcommand)]
@@ -238,6 +243,19 @@ fn main() -> ExitCode {
         Command::Schema { project } => commands::schema(project),
         Command::Plugins(PluginsCommand::List { file }) => commands::plugins_list(file.as_deref()),
         Command::Plugins(PluginsCommand::Check { path }) => commands::plugins_check(&path),
+        Command::Init { dir } => commands::init(dir.as_deref()),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "warmstart",
+                &mut script,
+            );
+            let mut out = output::Output::stdout();
+            out.text(format_args!("{}", String::from_utf8_lossy(&script)));
+            out.finish()
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -67,6 +67,7 @@ pub mod describe;
 pub mod events;
 pub mod export;
 pub mod gc;
+pub mod init;
 pub mod load;
 pub mod read;
 pub mod report;
