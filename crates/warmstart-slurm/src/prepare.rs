@@ -4,11 +4,11 @@
 
 use std::path::Path;
 
-use warmstart_cache::CacheKey;
 use warmstart_cache::store::Store;
+use warmstart_cache::{CacheKey, Digest, DigestLookup};
 use warmstart_engine::Determinism;
 use warmstart_plan::Plan;
-use warmstart_plan::status::{Freshness, assess, key_inputs, node_ref};
+use warmstart_plan::status::{Freshness, assess, key_inputs, node_key, node_ref};
 
 use crate::config::{SlurmConfig, runs_locally};
 use crate::executor::{SlurmError, SpecContext};
@@ -34,16 +34,13 @@ pub fn plan_specs(
     remote: &[bool],
     ctx: &SpecContext,
 ) -> (Vec<Planned>, Vec<String>) {
-    let assessment = assess(plan, store);
-    let fresh = &assessment.freshness;
-    if fresh.iter().all(Freshness::is_fresh) {
+    if let Some(keys) = all_fresh(plan, store) {
         // Nothing to submit (a no-op re-run): no spec is needed, so none is built.
-        let out = fresh
-            .iter()
-            .map(|f| Planned::Fresh(f.key().unwrap_or(CacheKey([0; 32]))))
-            .collect();
+        let out = keys.into_iter().map(Planned::Fresh).collect();
         return (out, vec![String::new(); plan.nodes.len()]);
     }
+    let assessment = assess(plan, store);
+    let fresh = &assessment.freshness;
     let mut out: Vec<Planned> = Vec::with_capacity(plan.nodes.len());
     let mut ids: Vec<String> = Vec::with_capacity(plan.nodes.len());
     for (i, node) in plan.nodes.iter().enumerate() {
@@ -75,6 +72,27 @@ pub fn plan_specs(
         }
     }
     (out, ids)
+}
+
+/// The key of every node when every node is fresh (as the scheduler checks it: output
+/// digests through the store's lookup index, no manifest read); `None` at the first that
+/// is not.
+fn all_fresh(plan: &Plan, store: &Store) -> Option<Vec<CacheKey>> {
+    let mut digests: Vec<Digest> = Vec::with_capacity(plan.nodes.len());
+    let mut keys = Vec::with_capacity(plan.nodes.len());
+    for node in &plan.nodes {
+        if node.determinism() == Determinism::Volatile {
+            return None;
+        }
+        let inputs: Vec<Digest> = node.inputs.iter().map(|&j| digests[j]).collect();
+        let key = node_key(plan, node, &inputs);
+        match store.lookup_digest(&key) {
+            DigestLookup::Hit(d) => digests.push(d),
+            _ => return None,
+        }
+        keys.push(key);
+    }
+    Some(keys)
 }
 
 /// Every node's spec id (its identity in the ledger and status records). It does not
