@@ -76,6 +76,20 @@ fn slurm_failure(e: SlurmError) -> Failure {
     }
 }
 
+/// The facade's Slurm run with this run's settings.
+fn on_slurm(
+    plan: &Plan,
+    store: &warmstart::Store,
+    opts: &RunOptions,
+    slurm: &Slurm,
+    detach: bool,
+    reporter: &mut dyn Reporter,
+) -> Result<warmstart::slurm::SlurmRun, Failure> {
+    let cfg = slurm.cfg.clone();
+    warmstart::slurm::run_on_slurm(plan, store, opts, cfg, &slurm.commands, detach, reporter)
+        .map_err(slurm_failure)
+}
+
 /// Run under Slurm, following every job to its end (Ctrl-C detaches).
 pub fn run(
     plan: &Plan,
@@ -84,17 +98,7 @@ pub fn run(
     slurm: &Slurm,
     reporter: &mut dyn Reporter,
 ) -> Result<RunSummary, Failure> {
-    let r = warmstart::slurm::run_on_slurm(
-        plan,
-        store,
-        opts,
-        slurm.cfg.clone(),
-        &slurm.commands,
-        false,
-        reporter,
-    )
-    .map_err(slurm_failure)?;
-    Ok(r.summary)
+    Ok(on_slurm(plan, store, opts, slurm, false, reporter)?.summary)
 }
 
 /// `--detach`: submit, print what was submitted, return.
@@ -105,16 +109,7 @@ pub fn detach(
     slurm: &Slurm,
     file: &Path,
 ) -> Result<(), Failure> {
-    let r = warmstart::slurm::run_on_slurm(
-        plan,
-        store,
-        opts,
-        slurm.cfg.clone(),
-        &slurm.commands,
-        true,
-        &mut (),
-    )
-    .map_err(slurm_failure)?;
+    let r = on_slurm(plan, store, opts, slurm, true, &mut ())?;
     let s = &r.submitted;
     let mut out = Output::stdout();
     for (stage, job, tasks) in &s.submitted {

@@ -44,18 +44,10 @@ pub fn plan_specs(
     let mut out: Vec<Planned> = Vec::with_capacity(plan.nodes.len());
     let mut ids: Vec<String> = Vec::with_capacity(plan.nodes.len());
     for (i, node) in plan.nodes.iter().enumerate() {
-        let inputs = node
-            .inputs
-            .iter()
-            .map(|&j| InputSource {
-                spec: ids[j].clone(),
-                entry: match &out[j] {
-                    Planned::Fresh(key) => Some(*key),
-                    _ => None,
-                },
-                ref_id: node_ref(plan, &plan.nodes[j]),
-            })
-            .collect();
+        let inputs = input_sources(plan, i, &ids, |j| match &out[j] {
+            Planned::Fresh(key) => Some(*key),
+            _ => None,
+        });
         let spec = spec_for(plan, ctx, i, inputs);
         ids.push(spec.id());
         if let Freshness::Fresh { key, .. } = &fresh[i] {
@@ -99,19 +91,30 @@ fn all_fresh(plan: &Plan, store: &Store) -> Option<Vec<CacheKey>> {
 /// depend on what is fresh (inputs' entries are not part of an id), so no cache is read.
 pub fn spec_ids(plan: &Plan, ctx: &SpecContext) -> Vec<String> {
     let mut ids: Vec<String> = Vec::with_capacity(plan.nodes.len());
-    for (i, node) in plan.nodes.iter().enumerate() {
-        let inputs = node
-            .inputs
-            .iter()
-            .map(|&j| InputSource {
-                spec: ids[j].clone(),
-                entry: None,
-                ref_id: node_ref(plan, &plan.nodes[j]),
-            })
-            .collect();
+    for i in 0..plan.nodes.len() {
+        let inputs = input_sources(plan, i, &ids, |_| None);
         ids.push(spec_for(plan, ctx, i, inputs).id());
     }
     ids
+}
+
+/// Where node `i`'s inputs come from: each upstream's spec id (from `ids`, which holds
+/// at least every upstream), its entry if `entry` knows one, and its ref.
+pub fn input_sources(
+    plan: &Plan,
+    i: usize,
+    ids: &[String],
+    entry: impl Fn(usize) -> Option<CacheKey>,
+) -> Vec<InputSource> {
+    plan.nodes[i]
+        .inputs
+        .iter()
+        .map(|&j| InputSource {
+            spec: ids.get(j).cloned().unwrap_or_default(),
+            entry: entry(j),
+            ref_id: node_ref(plan, &plan.nodes[j]),
+        })
+        .collect()
 }
 
 /// Which nodes run as Slurm jobs: not a local kind (or `local = false`), not volatile.

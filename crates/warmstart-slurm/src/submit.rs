@@ -51,6 +51,23 @@ impl JobRef {
     }
 }
 
+/// The queue states of these jobs or array tasks (`123`, `123_4`): one `squeue` for
+/// their jobs (an array's tasks are listed under its id), none when there are none.
+pub fn queue_states<'a>(
+    cluster: &dyn crate::cluster::Cluster,
+    jobs: impl IntoIterator<Item = &'a str>,
+) -> Result<
+    std::collections::HashMap<String, crate::cluster::QueueState>,
+    crate::cluster::ClusterError,
+> {
+    let ids: BTreeSet<String> = jobs
+        .into_iter()
+        .filter_map(|j| JobRef::parse(j).map(|r| r.job))
+        .collect();
+    let ids: Vec<String> = ids.into_iter().collect();
+    cluster.queue(&ids)
+}
+
 /// An instance to submit: its node, resources, and the upstream nodes it must wait for
 /// (those with a job still to finish).
 #[derive(Debug, Clone)]

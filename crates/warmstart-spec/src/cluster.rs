@@ -73,6 +73,17 @@ impl ExecutorSpec {
     }
 }
 
+/// Why `value` is not valid for the Slurm setting `key` (`mem`, `time`, or a name:
+/// `partition`, `account`, `qos`), or `None` when it is.
+pub fn setting_problem(key: &str, value: &str) -> Option<&'static str> {
+    match key {
+        "mem" => mem_problem(value),
+        "time" => time_problem(value),
+        _ => (value.is_empty() || value.contains(|c: char| c.is_whitespace() || c == ','))
+            .then_some("write one name, without spaces or commas"),
+    }
+}
+
 /// Why `s` is not a Slurm memory size, or `None` when it is one.
 pub fn mem_problem(s: &str) -> Option<&'static str> {
     if s.len() > 1 && s.ends_with(['B', 'b']) {

@@ -15,7 +15,7 @@ use warmstart_plan::{Plan, Registry};
 use warmstart_slurm::executor::{SpecContext, SubmitReport};
 use warmstart_slurm::prepare::{Planned, plan_specs, remote_nodes, spec_ids};
 use warmstart_slurm::records::{ExperimentJobs, LedgerEntry, StatusRecord};
-use warmstart_slurm::submit::JobRef;
+use warmstart_slurm::submit::{JobRef, queue_states};
 use warmstart_slurm::worker::{job_id_from_env, run_task};
 use warmstart_slurm::{Cluster, JobSpec, SlurmExecutor};
 
@@ -55,7 +55,8 @@ pub fn run_on_slurm(
     detach: bool,
     reporter: &mut dyn Reporter,
 ) -> Result<SlurmRun, SlurmError> {
-    let _ = store.clean_tmp();
+    // Leftovers of interrupted runs, as a local run cleans them (and fails the same way).
+    store.clean_tmp()?;
     let ctx = spec_context(plan);
     // Cluster jobs do not take local thread slots: the scheduler may have every queued
     // job "running" at once; local stages still share `jobs` threads among themselves.
@@ -172,14 +173,10 @@ pub fn status(
             _ => LedgerEntry::load(store, id).map(|e| (id.clone(), e)),
         })
         .collect();
-    let mut ids: Vec<String> = ledger
-        .iter()
-        .flatten()
-        .filter_map(|(_, e)| JobRef::parse(&e.job).map(|r| r.job))
-        .collect();
-    ids.sort();
-    ids.dedup();
-    let queue = cluster.queue(&ids)?;
+    let queue = queue_states(
+        cluster,
+        ledger.iter().flatten().map(|(_, e)| e.job.as_str()),
+    )?;
     let mut out = Vec::with_capacity(plan.nodes.len());
     for (i, p) in planned.iter().enumerate() {
         let label = plan.nodes[i].label();
@@ -221,12 +218,6 @@ pub fn status(
         out.push(s);
     }
     Ok(out)
-}
-
-/// Resolve the Slurm configuration for a run: the project's `[executor]` table and the
-/// `warmstart` binary the jobs run.
-pub fn config(plan: &Plan, worker_exe: PathBuf) -> SlurmConfig {
-    SlurmConfig::new(executor_spec(plan).as_ref(), worker_exe)
 }
 
 /// The cluster job an instance last ran as.

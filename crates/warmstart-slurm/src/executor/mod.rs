@@ -30,14 +30,13 @@ use warmstart_cache::store::{CacheError, Store};
 use warmstart_plan::Plan;
 use warmstart_plan::executor::{Completion, Executor, Job, LocalExecutor};
 use warmstart_plan::sched::{InputSource as SchedInput, JobOutcome};
-use warmstart_plan::status::node_ref;
 
 use crate::cluster::{Cluster, ClusterError, shell_quote};
 use crate::config::{Resources, SlurmConfig};
 use crate::jobspec::{FORMAT, InputSource, JobSpec, TaskList};
-use crate::prepare::{Planned, check_paths, plan_specs, remote_nodes, spec_for};
+use crate::prepare::{Planned, check_paths, input_sources, plan_specs, remote_nodes, spec_for};
 use crate::records::{ExperimentJobs, LedgerEntry, Outcome, StatusRecord, now};
-use crate::submit::{Group, JobRef, Pending, array_indices, group_stage};
+use crate::submit::{Group, JobRef, Pending, array_indices, group_stage, queue_states};
 
 mod monitor;
 
@@ -270,17 +269,7 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
                 Some((i, e))
             })
             .collect();
-        let mut ids: Vec<String> = ledger
-            .iter()
-            .filter_map(|(_, e)| JobRef::parse(&e.job).map(|r| r.job))
-            .collect();
-        ids.sort();
-        ids.dedup();
-        let queue = if ids.is_empty() {
-            HashMap::new()
-        } else {
-            self.cluster.queue(&ids)?
-        };
+        let queue = queue_states(self.cluster, ledger.iter().map(|(_, e)| e.job.as_str()))?;
         let mut settled = HashSet::new();
         for (i, entry) in ledger {
             let spec = self.spec[i].clone().unwrap_or_default();
@@ -500,27 +489,23 @@ impl<'scope, 'env> SlurmExecutor<'scope, 'env> {
     /// queue it; [`Self::flush_ready`] submits queued nodes as room allows.
     fn queue_ready(&mut self, job: Job) {
         let node = job.node;
-        let mut inputs = Vec::new();
+        // Every input is done: its key is in the cache (or was just computed here).
+        let mut entries: HashMap<usize, CacheKey> = HashMap::new();
         for (j, src) in &job.inputs {
             let key = match src {
                 SchedInput::Cache(k) => Some(*k),
                 SchedInput::Memory(_) => self.keys.get(j).copied(),
             };
-            match key {
-                Some(k) => inputs.push(InputSource {
-                    spec: self.ids.get(*j).cloned().unwrap_or_default(),
-                    entry: Some(k),
-                    ref_id: node_ref(self.plan, &self.plan.nodes[*j]),
-                }),
-                None => {
-                    return self.fail(
-                        node,
-                        job.key,
-                        "internal: an input's entry is unknown (please report)".into(),
-                    );
-                }
-            }
+            let Some(k) = key else {
+                return self.fail(
+                    node,
+                    job.key,
+                    "internal: an input's entry is unknown (please report)".into(),
+                );
+            };
+            entries.insert(*j, k);
         }
+        let inputs = input_sources(self.plan, node, &self.ids, |j| entries.get(&j).copied());
         let spec = self.spec_for(node, inputs);
         match spec.save(self.store) {
             Ok(id) => {

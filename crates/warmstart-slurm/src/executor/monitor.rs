@@ -70,25 +70,34 @@ impl SlurmExecutor<'_, '_> {
             .unwrap_or_default();
         let live: Vec<usize> = self.live.iter().copied().collect();
         for i in live {
-            let Some(spec) = self.spec[i].clone() else {
-                continue;
-            };
-            if !names.contains(&format!("{spec}.json")) {
+            let listed = self.spec[i]
+                .as_ref()
+                .is_some_and(|spec| names.contains(&format!("{spec}.json")));
+            if !listed {
                 continue;
             }
-            let current = self.job.get(&i).map(ToString::to_string);
-            let Some(r) =
-                StatusRecord::load(self.store, &spec).filter(|r| Some(&r.job) == current.as_ref())
-            else {
-                continue;
-            };
-            self.live.remove(&i);
-            if self.watched.remove(&i) {
-                let c = self.completion(i, &r);
-                self.queued.push_back(c);
-            } else {
-                self.finished.insert(i, r);
+            if let Some(r) = self.current_record(i) {
+                self.settle(i, r);
             }
+        }
+    }
+
+    /// Node `i`'s status record, if its current job wrote one.
+    fn current_record(&self, i: usize) -> Option<StatusRecord> {
+        let job = self.job.get(&i)?.to_string();
+        StatusRecord::load(self.store, self.spec[i].as_deref()?).filter(|r| r.job == job)
+    }
+
+    /// Node `i`'s job reported: it leaves the live set; a dispatched node completes now,
+    /// any other when the scheduler dispatches it.
+    fn settle(&mut self, i: usize, r: StatusRecord) {
+        self.gone_since.remove(&i);
+        self.live.remove(&i);
+        if self.watched.remove(&i) {
+            let c = self.completion(i, &r);
+            self.queued.push_back(c);
+        } else {
+            self.finished.insert(i, r);
         }
     }
 
@@ -127,19 +136,9 @@ impl SlurmExecutor<'_, '_> {
             // Its record may not show in a listing yet (a network filesystem caches
             // directories): read it by name, and give it a grace period before calling
             // the job dead.
-            let spec = self.spec[i].clone().unwrap_or_default();
-            if let Some(rec) =
-                StatusRecord::load(self.store, &spec).filter(|rec| rec.job == r.to_string())
-            {
-                self.gone_since.remove(&i);
-                self.live.remove(&i);
+            if let Some(rec) = self.current_record(i) {
                 changed = true;
-                if self.watched.remove(&i) {
-                    let c = self.completion(i, &rec);
-                    self.queued.push_back(c);
-                } else {
-                    self.finished.insert(i, rec);
-                }
+                self.settle(i, rec);
                 continue;
             }
             let now = std::time::Instant::now();

@@ -5,7 +5,7 @@
 
 use super::toml::{Kind, Node};
 use super::{Ctx, table};
-use crate::cluster::{ExecutorKind, ExecutorSpec, mem_problem, time_problem};
+use crate::cluster::{ExecutorKind, ExecutorSpec, setting_problem};
 use crate::model::Spanned;
 
 const KEYS: [&str; 11] = [
@@ -52,26 +52,9 @@ pub(super) fn parse_executor(
                 }
             }
             "partition" | "account" | "qos" | "time" | "mem" => {
-                let Kind::Str(s) = &v.kind else {
-                    cx.type_err(&w, v, "a string", "write it in quotes".into());
+                let Some(value) = slurm_setting(cx, &k.value, v, &w) else {
                     continue;
                 };
-                let problem = match k.value.as_str() {
-                    "time" => time_problem(s),
-                    "mem" => mem_problem(s),
-                    _ => (s.is_empty() || s.contains(char::is_whitespace))
-                        .then_some("write one name, without spaces"),
-                };
-                if let Some(help) = problem {
-                    cx.err(
-                        v.span.clone(),
-                        "spec::bad-resource",
-                        format!("{w} is not valid: `{s}`"),
-                        "not understood by Slurm",
-                        Some(help.to_string()),
-                    );
-                    continue;
-                }
                 let slot = match k.value.as_str() {
                     "partition" => &mut spec.partition,
                     "account" => &mut spec.account,
@@ -79,7 +62,7 @@ pub(super) fn parse_executor(
                     "time" => &mut spec.time,
                     _ => &mut spec.mem,
                 };
-                *slot = Some(s.clone());
+                *slot = Some(value);
             }
             "extra" => spec.extra = extra_args(cx, v, &w),
             "max_submitted" => match v.kind {
@@ -130,6 +113,36 @@ pub(super) fn parse_executor(
         );
     }
     (cx.errors.len() == errors_before).then_some(spec)
+}
+
+/// A string setting in Slurm's format (`mem`, `time`, or a partition/account/qos name),
+/// for `[executor]` and for stages alike; `None` (the error reported) when it is not one.
+pub(super) fn slurm_setting(cx: &mut Ctx, key: &str, v: &Node, w: &str) -> Option<String> {
+    let Kind::Str(s) = &v.kind else {
+        let example = match key {
+            "mem" => "`mem = \"16G\"`",
+            "time" => "`time = \"04:00:00\"`",
+            _ => "`partition = \"gpu\"`",
+        };
+        cx.type_err(
+            w,
+            v,
+            "a string",
+            format!("write it in quotes, e.g. {example}"),
+        );
+        return None;
+    };
+    if let Some(help) = setting_problem(key, s) {
+        cx.err(
+            v.span.clone(),
+            "spec::bad-resource",
+            format!("{w} is not valid: `{s}`"),
+            "not understood by Slurm",
+            Some(help.to_string()),
+        );
+        return None;
+    }
+    Some(s.clone())
 }
 
 /// `extra = ["--constraint=a100", ...]`: sbatch arguments, each starting with `-`.

@@ -301,42 +301,15 @@ fn cluster_hint(cx: &mut Ctx, key: &str, v: &Node, w: &str, hints: &mut ClusterH
         }
         return;
     }
-    let Kind::Str(s) = &v.kind else {
-        let example = match key {
-            "mem" => "`mem = \"16G\"`",
-            "time" => "`time = \"04:00:00\"`",
-            _ => "`partition = \"gpu\"`",
-        };
-        cx.type_err(
-            w,
-            v,
-            "a string",
-            format!("write it in quotes, e.g. {example}"),
-        );
+    let Some(value) = super::executor::slurm_setting(cx, key, v, w) else {
         return;
     };
-    let problem = match key {
-        "mem" => crate::cluster::mem_problem(s),
-        "time" => crate::cluster::time_problem(s),
-        _ => (s.is_empty() || s.contains(|c: char| c.is_whitespace() || c == ','))
-            .then_some("name one partition, without spaces or commas"),
-    };
-    if let Some(help) = problem {
-        cx.err(
-            v.span.clone(),
-            "spec::bad-resource",
-            format!("{w} is not valid: `{s}`"),
-            "not understood by Slurm",
-            Some(help.to_string()),
-        );
-        return;
-    }
     let slot = match key {
         "mem" => &mut hints.mem,
         "time" => &mut hints.time,
         _ => &mut hints.partition,
     };
-    *slot = Some(s.clone());
+    *slot = Some(value);
 }
 
 fn parse_inputs(cx: &mut Ctx, v: &Node, sname: &str) -> Vec<InputSpec> {
