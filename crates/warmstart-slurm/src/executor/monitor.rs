@@ -54,25 +54,37 @@ impl SlurmExecutor<'_, '_> {
         }
     }
 
-    /// Read the status records that appeared since the last look.
+    /// Read the status records that appeared since the last look. With few live jobs,
+    /// each record is tried by name; with many, one listing of the status directory says
+    /// which exist (the directory also holds every earlier run's records, so listing it
+    /// for a handful of jobs would cost more than it saves).
     pub(super) fn check_status(&mut self) {
+        const BY_NAME: usize = 64;
         if self.live.is_empty() {
             return;
         }
-        let Ok(dir) = self.store.jobs_area("status") else {
-            return;
+        let names: Option<HashSet<String>> = if self.live.len() <= BY_NAME {
+            None
+        } else {
+            let Ok(dir) = self.store.jobs_area("status") else {
+                return;
+            };
+            Some(
+                std::fs::read_dir(&dir)
+                    .map(|rd| {
+                        rd.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            )
         };
-        let names: HashSet<String> = std::fs::read_dir(&dir)
-            .map(|rd| {
-                rd.filter_map(|e| e.ok()?.file_name().into_string().ok())
-                    .collect()
-            })
-            .unwrap_or_default();
         let live: Vec<usize> = self.live.iter().copied().collect();
         for i in live {
-            let listed = self.spec[i]
-                .as_ref()
-                .is_some_and(|spec| names.contains(&format!("{spec}.json")));
+            let listed = self.spec[i].as_ref().is_some_and(|spec| {
+                names
+                    .as_ref()
+                    .is_none_or(|n| n.contains(&format!("{spec}.json")))
+            });
             if !listed {
                 continue;
             }
