@@ -71,8 +71,8 @@ impl Store {
     }
 }
 
-/// A job file's name: lowercase letters, digits, `.`, `_`, `-`; not starting with a dot.
-fn check_name(name: &str) -> Result<(), CacheError> {
+/// A job file's (or run record's) name: lowercase letters, digits, `.`, `_`, `-`; not starting with a dot.
+pub(crate) fn check_name(name: &str) -> Result<(), CacheError> {
     let ok = !name.is_empty()
         && name.len() <= 200
         && !name.starts_with('.')

@@ -16,6 +16,7 @@ pub mod maintenance;
 mod nofollow;
 mod parquet_io;
 mod refs;
+pub mod runs;
 pub mod store;
 pub mod value_json;
 

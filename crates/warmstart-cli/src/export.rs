@@ -1,5 +1,6 @@
-//! `warmstart export`: argument handling and messages. The export itself (layout,
-//! `index.json`, the checked paths under `--out`) is the facade's `warmstart::export`.
+//! `warmstart export` and `warmstart report`: argument handling and messages. The export
+//! itself (layout, `index.json`, the checked paths under `--out`) is the facade's
+//! `warmstart::export`; the report's gathering is `warmstart::html`.
 
 use std::path::Path;
 
@@ -31,6 +32,53 @@ pub fn export(file: &Path, cache: &Path, out_dir: &Path) -> Result<(), Failure> 
             report.missing.join(", "),
             file.display()
         )))
+    }
+}
+
+/// `warmstart report FILE --out DIR [--open]`: a report of whatever state the experiment
+/// is in (missing instances are shown as such, not an error).
+pub fn report(file: &Path, cache: &Path, out_dir: &Path, open: bool) -> Result<(), Failure> {
+    let plan = load_plan(file)?;
+    let store = open_store(cache)?;
+    let a = warmstart::assess(&plan, &store);
+    let opts = warmstart::html::ReportOptions::default();
+    let written = warmstart::html::write_report(&plan, &a, &store, out_dir, &opts)
+        .map_err(|e| export_failure(&e, file))?;
+    let c = written.counts;
+    let mut stdout = Output::stdout();
+    stdout.line(format_args!(
+        "wrote {} ({} KiB): {} fresh, {} stale, {} never run, {} failed",
+        written.page.display(),
+        written.page_bytes.div_ceil(1024),
+        c.fresh,
+        c.stale,
+        c.never_run,
+        c.failed
+    ));
+    if open {
+        if let Err(e) = open_in_browser(&written.page) {
+            stdout.line(format_args!(
+                "could not open a browser ({e}); open {} yourself",
+                written.page.display()
+            ));
+        }
+    }
+    stdout.finish()
+}
+
+/// Hand the page to the desktop's opener (`xdg-open`, or `open` on macOS).
+fn open_in_browser(page: &Path) -> std::io::Result<()> {
+    let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
+    let status = std::process::Command::new(opener)
+        .arg(page)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!("{opener} exited with {status}")))
     }
 }
 

@@ -124,6 +124,17 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Write an HTML report (DIR/index.html, self-contained) with the exported Parquet
+    /// files and figures it links to (DIR/data); works on a partly run experiment.
+    Report {
+        file: PathBuf,
+        /// The report directory.
+        #[arg(long, default_value = "report")]
+        out: PathBuf,
+        /// Open the page in the default browser afterwards.
+        #[arg(long)]
+        open: bool,
+    },
     /// List cache entries not reachable from the given experiments; delete with --apply.
     Gc {
         files: Vec<PathBuf>,
@@ -233,6 +244,7 @@ fn main() -> ExitCode {
             at,
         } => commands::show(&file, &cache, &stage, format, limit, table.as_deref(), &at),
         Command::Export { file, out } => export::export(&file, &cache, &out),
+        Command::Report { file, out, open } => export::report(&file, &cache, &out, open),
         Command::Gc { files, apply } => commands::gc(&files, &cache, apply),
         Command::Dag {
             file,

@@ -42,7 +42,7 @@ use crate::sched::{Dispatch, JobOutcome, Scheduler, Topology};
 use crate::status::{key_inputs, node_ref};
 
 /// How a node ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Ran,

@@ -15,8 +15,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::json;
 use warmstart_cache::{CacheError, CacheKey, Digest, Store};
-use warmstart_engine::{FILES_TABLE, Value, read_files_table};
+use warmstart_engine::{FILES_TABLE, NamedTable, Value, read_files_table};
 use warmstart_plan::status::Freshness;
+use warmstart_plan::plan::Node;
 use warmstart_plan::{Assessment, Plan};
 
 use crate::events::{Coords, coords};
@@ -219,8 +220,13 @@ impl OutDir {
         Ok(path)
     }
 
+    /// The export directory, as the user gave it.
+    pub fn path(&self) -> &Path {
+        &self.shown
+    }
+
     /// `path` relative to the export directory, for `index.json`.
-    fn relative(&self, path: &Path) -> String {
+    pub(crate) fn relative(&self, path: &Path) -> String {
         path.strip_prefix(&self.shown)
             .unwrap_or(path)
             .display()
@@ -270,36 +276,8 @@ pub fn export(
             missing.push(node.label());
             continue;
         };
-        let label = node.label();
-        let dir = out.subdir(
-            &instance_dir(&node.stage, &node.coords),
-            &format!("the directory of stage instance `{label}`"),
-        )?;
-        let tables = read_entry(store, key, label.clone()).map_err(Box::new)?;
-        let mut files = Vec::new();
-        for t in &tables {
-            let p = out.file(
-                &dir,
-                &format!("{}.parquet", t.name),
-                &format!("table `{}` of `{label}`", t.name),
-            )?;
-            warmstart_cache::store::write_parquet(&t.batch, &p).map_err(|source| {
-                ExportError::WriteParquet {
-                    path: p.clone(),
-                    source,
-                }
-            })?;
-            files.push(out.relative(&p));
-            if t.name == FILES_TABLE
-                && let Ok(artifacts) = read_files_table(&t.batch)
-            {
-                for (name, bytes) in artifacts {
-                    let p = out.file(&dir, &name, &format!("figure file of `{label}`"))?;
-                    std::fs::write(&p, bytes).map_err(|e| write_error(&p, e))?;
-                    files.push(out.relative(&p));
-                }
-            }
-        }
+        let tables = read_entry(store, key, node.label()).map_err(Box::new)?;
+        let files = write_instance(&out, node, &tables)?;
         exported.push(ExportedInstance {
             stage: node.stage.clone(),
             coords: coords(&node.coords),
@@ -308,7 +286,62 @@ pub fn export(
             files,
         });
     }
-    let index = out.file(out_dir, "index.json", "the index")?;
+    let index = write_index(&out, &plan.experiment.name, &exported)?;
+    Ok(ExportReport {
+        out_dir: out_dir.to_path_buf(),
+        index,
+        experiment: plan.experiment.name.clone(),
+        exported,
+        missing,
+    })
+}
+
+/// Write one instance's `tables` (as Parquet, and the files of a `files` table as
+/// themselves) into its directory under `out`; the files written, relative to `out`.
+pub(crate) fn write_instance(
+    out: &OutDir,
+    node: &Node,
+    tables: &[NamedTable],
+) -> Result<Vec<String>, ExportError> {
+    let label = node.label();
+    let dir = out.subdir(
+        &instance_dir(&node.stage, &node.coords),
+        &format!("the directory of stage instance `{label}`"),
+    )?;
+    let mut files = Vec::new();
+    for t in tables {
+        let p = out.file(
+            &dir,
+            &format!("{}.parquet", t.name),
+            &format!("table `{}` of `{label}`", t.name),
+        )?;
+        warmstart_cache::store::write_parquet(&t.batch, &p).map_err(|source| {
+            ExportError::WriteParquet {
+                path: p.clone(),
+                source,
+            }
+        })?;
+        files.push(out.relative(&p));
+        if t.name == FILES_TABLE
+            && let Ok(artifacts) = read_files_table(&t.batch)
+        {
+            for (name, bytes) in artifacts {
+                let p = out.file(&dir, &name, &format!("figure file of `{label}`"))?;
+                std::fs::write(&p, bytes).map_err(|e| write_error(&p, e))?;
+                files.push(out.relative(&p));
+            }
+        }
+    }
+    Ok(files)
+}
+
+/// Write `index.json` (the experiment and its exported instances) at the top of `out`.
+pub(crate) fn write_index(
+    out: &OutDir,
+    experiment: &str,
+    exported: &[ExportedInstance],
+) -> Result<PathBuf, ExportError> {
+    let index = out.file(&out.shown, "index.json", "the index")?;
     let stages: Vec<serde_json::Value> = exported
         .iter()
         .map(|e| {
@@ -320,17 +353,11 @@ pub fn export(
         })
         .collect();
     let text = serde_json::to_string_pretty(&json!({
-        "experiment": plan.experiment.name, "stages": stages,
+        "experiment": experiment, "stages": stages,
     }))
     .unwrap_or_default();
     std::fs::write(&index, text).map_err(|e| write_error(&index, e))?;
-    Ok(ExportReport {
-        out_dir: out_dir.to_path_buf(),
-        index,
-        experiment: plan.experiment.name.clone(),
-        exported,
-        missing,
-    })
+    Ok(index)
 }
 
 #[cfg(test)]

@@ -47,6 +47,8 @@
 //!   ([`select::parse_filters`]);
 //! - [`run()`] — the scheduler, reporting [`events`] to a [`Reporter`];
 //! - [`read::read_outputs`] — a fresh instance's tables (a corrupt entry is quarantined);
+//! - [`html::write_report`] — the HTML report (a page and the data it links to);
+//! - [`runs`] — what each run did (kept in the cache): its instances' ends and failures;
 //! - [`export::export`] — Parquet files, figures and `index.json` under one directory,
 //!   every path checked, returning an [`export::ExportReport`];
 //! - [`gc::gc`] — entries no experiment uses ([`gc::live_keys`]), a [`gc::GcReport`];
@@ -67,11 +69,13 @@ pub mod describe;
 pub mod events;
 pub mod export;
 pub mod gc;
+pub mod html;
 pub mod init;
 pub mod load;
 pub mod read;
 pub mod report;
 pub mod run;
+pub mod runs;
 pub mod select;
 #[cfg(feature = "slurm")]
 pub mod slurm;

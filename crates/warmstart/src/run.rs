@@ -1,5 +1,5 @@
 //! Running a plan: the scheduler with this machine's threads, its reports turned into
-//! [`RunEvent`]s for a [`Reporter`].
+//! [`RunEvent`]s for a [`Reporter`], and its record kept in the cache ([`crate::runs`]).
 
 use warmstart_cache::{CacheError, store::Store};
 use warmstart_plan::Plan;
@@ -29,11 +29,32 @@ pub fn run(
     reporter: &mut dyn Reporter,
 ) -> Result<RunSummary, RunError> {
     store.clean_tmp().map_err(RunError::CleanTmp)?;
+    let started = crate::runs::now_unix_ms();
     let summary = execute(plan, store, opts, &mut |p| {
         if let Some(ev) = RunEvent::from_progress(plan, p) {
             reporter.report(&ev);
         }
     });
+    save_record(plan, store, &summary, started, "local", reporter);
     reporter.report(&RunEvent::summary(plan, &summary));
     Ok(summary)
+}
+
+/// Keep the run's record in the cache; a failure to do so is a warning, not an error (the
+/// entries, which are what matters, are already written).
+pub(crate) fn save_record(
+    plan: &Plan,
+    store: &Store,
+    summary: &RunSummary,
+    started_unix_ms: u64,
+    executor: &str,
+    reporter: &mut dyn Reporter,
+) {
+    let record = crate::runs::record_of(plan, summary, started_unix_ms, executor);
+    if let Err(e) = crate::runs::save(store, &record) {
+        reporter.report(&RunEvent::Warning(crate::events::WarningEvent {
+            message: format!("this run's record could not be kept in the cache: {e}"),
+            label: None,
+        }));
+    }
 }

@@ -85,11 +85,13 @@ pub fn run_on_slurm(
             fail_fast: opts.fail_fast,
             cancel: opts.cancel.clone(),
         };
+        let started = crate::runs::now_unix_ms();
         let summary = drive_topology(plan, store, &mut ex, topo, &o, &mut |p| {
             if let Some(ev) = RunEvent::from_progress(plan, p) {
                 reporter.report(&ev);
             }
         });
+        crate::run::save_record(plan, store, &summary, started, "slurm", reporter);
         reporter.report(&RunEvent::summary(plan, &summary));
         Ok(SlurmRun { summary, submitted })
     })
