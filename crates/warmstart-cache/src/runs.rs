@@ -84,10 +84,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         assert!(store.run_records("exp").unwrap().is_empty());
-        assert!(!dir.path().join("v1/runs").exists(), "listing created nothing");
+        assert!(
+            !dir.path().join("v1/runs").exists(),
+            "listing created nothing"
+        );
         store.write_run_record("exp", "0002-b.json", b"2").unwrap();
         store.write_run_record("exp", "0001-a.json", b"1").unwrap();
-        store.write_run_record("other / name", "0003.json", b"3").unwrap();
+        store
+            .write_run_record("other / name", "0003.json", b"3")
+            .unwrap();
         let got = store.run_records("exp").unwrap();
         assert_eq!(
             got,

@@ -68,7 +68,11 @@ pub fn report(file: &Path, cache: &Path, out_dir: &Path, open: bool) -> Result<(
 
 /// Hand the page to the desktop's opener (`xdg-open`, or `open` on macOS).
 fn open_in_browser(page: &Path) -> std::io::Result<()> {
-    let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
     let status = std::process::Command::new(opener)
         .arg(page)
         .stdin(std::process::Stdio::null())
@@ -78,7 +82,9 @@ fn open_in_browser(page: &Path) -> std::io::Result<()> {
     if status.success() {
         Ok(())
     } else {
-        Err(std::io::Error::other(format!("{opener} exited with {status}")))
+        Err(std::io::Error::other(format!(
+            "{opener} exited with {status}"
+        )))
     }
 }
 

@@ -5,16 +5,7 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::*;
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .and_then(Path::parent)
-        .expect("workspace root")
-}
 
 fn replace_once(text: &str, from: &str, to: &str) -> String {
     assert_eq!(text.matches(from).count(), 1, "`{from}` must occur once");
@@ -113,4 +104,33 @@ fn llm_checkpoint_study_runs_on_a_subset() {
     let export = p.run(&["export", "llm.toml", "--out", "results"]);
     assert!(export.status.success(), "{}", stderr(&export));
     assert!(p.path("results/figure/accuracy-vs-step.png").exists());
+
+    // The report of the study, in a real browser: every figure the export wrote is inlined
+    // and decodes; one section per stage; no console error, no request.
+    let report = p.run(&["report", "llm.toml", "--out", "report"]);
+    assert!(report.status.success(), "{}", stderr(&report));
+    let check = check_in_browser(&p, "report/index.html");
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.path("results/index.json")).unwrap())
+            .unwrap();
+    let figures = index["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["files"].as_array().unwrap())
+        .filter(|f| {
+            f.as_str()
+                .is_some_and(|f| f.ends_with(".png") || f.ends_with(".svg"))
+        })
+        .count();
+    assert!(figures >= 4, "{figures}");
+    assert_eq!(check["dom"]["figures"].as_u64(), Some(figures as u64));
+    assert_eq!(
+        check["dom"]["figures_decoded"].as_u64(),
+        Some(figures as u64)
+    );
+    let sections = check["dom"]["stages"].as_array().unwrap();
+    let text = std::fs::read_to_string(p.path("llm.toml")).unwrap();
+    assert_eq!(sections.len(), text.matches("[stages.").count());
+    assert!(sections.iter().all(|s| s["state"] == "fresh"));
 }

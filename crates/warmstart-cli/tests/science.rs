@@ -5,17 +5,8 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::*;
 use serde_json::Value;
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .and_then(Path::parent)
-        .expect("workspace root")
-}
 
 /// The shipped experiment `name` with each whole line `from` replaced by `to` (each must
 /// occur exactly once as a line).

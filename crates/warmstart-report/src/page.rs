@@ -65,10 +65,7 @@ pub(crate) fn render(r: &Report) -> String {
     for (i, st) in r.stages.iter().enumerate() {
         stage(&mut s, st, i);
     }
-    let _ = write!(
-        s,
-        r#"</main><script>{JS}</script></body></html>"#
-    );
+    let _ = write!(s, r#"</main><script>{JS}</script></body></html>"#);
     s
 }
 
@@ -83,7 +80,10 @@ fn header(s: &mut String, r: &Report) {
         esc(&r.file_digest),
         r.seed,
         esc(&r.warmstart_version),
-        esc(r.newest_entry.as_deref().unwrap_or("none (nothing in the cache yet)")),
+        esc(r
+            .newest_entry
+            .as_deref()
+            .unwrap_or("none (nothing in the cache yet)")),
         esc(r.last_run.as_deref().unwrap_or("no run recorded")),
         c.total(),
         c.fresh,
@@ -126,7 +126,11 @@ fn graph(s: &mut String, r: &Report) {
 
 fn counts_text(c: &Counts) -> String {
     let mut parts = vec![format!("{} fresh", c.fresh)];
-    for (n, w) in [(c.stale, "stale"), (c.never_run, "never run"), (c.failed, "failed")] {
+    for (n, w) in [
+        (c.stale, "stale"),
+        (c.never_run, "never run"),
+        (c.failed, "failed"),
+    ] {
         if n > 0 {
             parts.push(format!("{n} {w}"));
         }
@@ -292,7 +296,12 @@ fn previews(s: &mut String, st: &StageSection) {
             },
         );
         for (name, ty) in &p.columns {
-            let _ = write!(s, r#"<th>{}<br><span class="kind">{}</span></th>"#, esc(name), esc(ty));
+            let _ = write!(
+                s,
+                r#"<th>{}<br><span class="kind">{}</span></th>"#,
+                esc(name),
+                esc(ty)
+            );
         }
         s.push_str("</tr></thead><tbody>");
         for row in &p.rows {

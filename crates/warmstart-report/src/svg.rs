@@ -111,7 +111,12 @@ struct Scale {
 }
 
 impl Scale {
-    fn new(values: impl Iterator<Item = f64> + Clone, px0: f64, px1: f64, allow_log: bool) -> Scale {
+    fn new(
+        values: impl Iterator<Item = f64> + Clone,
+        px0: f64,
+        px1: f64,
+        allow_log: bool,
+    ) -> Scale {
         let finite = values.filter(|v| v.is_finite());
         let lo = finite.clone().fold(f64::INFINITY, f64::min);
         let hi = finite.fold(f64::NEG_INFINITY, f64::max);
@@ -227,7 +232,11 @@ fn frame(s: &mut String, chart: &SweepChart, x: &Scale, y: &Scale, y_label: &str
     );
 }
 
-fn lines(chart: &SweepChart, series_axis: Option<&str>, series: &[(String, Vec<(f64, f64)>)]) -> String {
+fn lines(
+    chart: &SweepChart,
+    series_axis: Option<&str>,
+    series: &[(String, Vec<(f64, f64)>)],
+) -> String {
     let xs = series.iter().flat_map(|(_, p)| p.iter().map(|q| q.0));
     let ys = series.iter().flat_map(|(_, p)| p.iter().map(|q| q.1));
     let x = Scale::new(xs, ML, CW - MR, true);
@@ -258,7 +267,10 @@ fn lines(chart: &SweepChart, series_axis: Option<&str>, series: &[(String, Vec<(
             let _ = write!(
                 s,
                 r#"<line x1="{lx}" y1="{ly}" x2="{lx2}" y2="{ly}" stroke="{color}" stroke-width="2"/><text class="tl" x="{tx}" y="{ty}">{}</text>"#,
-                esc(&shorten(&format!("{}={name}", series_axis.unwrap_or("")), 16)),
+                esc(&shorten(
+                    &format!("{}={name}", series_axis.unwrap_or("")),
+                    16
+                )),
                 lx = CW - MR + 8.0,
                 lx2 = CW - MR + 24.0,
                 tx = CW - MR + 28.0,
@@ -279,17 +291,37 @@ fn ramp(t: f64) -> String {
         (94.0, 201.0, 98.0),
         (253.0, 231.0, 37.0),
     ];
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let f = t * (STOPS.len() - 1) as f64;
     let i = (f.floor() as usize).min(STOPS.len() - 2);
     let u = f - i as f64;
     let (a, b) = (STOPS[i], STOPS[i + 1]);
     let mix = |p: f64, q: f64| (p + (q - p) * u).round() as u8;
-    format!("#{:02x}{:02x}{:02x}", mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+    format!(
+        "#{:02x}{:02x}{:02x}",
+        mix(a.0, b.0),
+        mix(a.1, b.1),
+        mix(a.2, b.2)
+    )
 }
 
-fn heat(chart: &SweepChart, y_axis: &str, xs: &[f64], ys: &[f64], z: &[Vec<Option<f64>>]) -> String {
-    let vals = z.iter().flatten().flatten().copied().filter(|v| v.is_finite());
+fn heat(
+    chart: &SweepChart,
+    y_axis: &str,
+    xs: &[f64],
+    ys: &[f64],
+    z: &[Vec<Option<f64>>],
+) -> String {
+    let vals = z
+        .iter()
+        .flatten()
+        .flatten()
+        .copied()
+        .filter(|v| v.is_finite());
     let lo = vals.clone().fold(f64::INFINITY, f64::min);
     let hi = vals.fold(f64::NEG_INFINITY, f64::max);
     let (x0, x1, y0, y1) = (ML, CW - MR, CH - MB, MT);
@@ -354,7 +386,11 @@ fn heat(chart: &SweepChart, y_axis: &str, xs: &[f64], ys: &[f64], z: &[Vec<Optio
             ramp(t)
         );
     }
-    let (lo_t, hi_t) = if lo.is_finite() { (num(lo), num(hi)) } else { ("–".into(), "–".into()) };
+    let (lo_t, hi_t) = if lo.is_finite() {
+        (num(lo), num(hi))
+    } else {
+        ("–".into(), "–".into())
+    };
     let _ = write!(
         s,
         r#"<text class="tl" x="{lx}" y="{}">{hi_t}</text><text class="tl" x="{lx}" y="{}">{lo_t}</text><text class="al" x="{:.1}" y="{}" text-anchor="middle">{}</text><text class="al" transform="translate(14,{:.1}) rotate(-90)" text-anchor="middle">{}</text><text class="tl" x="{}" y="{}">{}</text></svg>"#,

@@ -16,8 +16,8 @@ use serde::Serialize;
 use serde_json::json;
 use warmstart_cache::{CacheError, CacheKey, Digest, Store};
 use warmstart_engine::{FILES_TABLE, NamedTable, Value, read_files_table};
-use warmstart_plan::status::Freshness;
 use warmstart_plan::plan::Node;
+use warmstart_plan::status::Freshness;
 use warmstart_plan::{Assessment, Plan};
 
 use crate::events::{Coords, coords};

@@ -90,6 +90,14 @@ pub fn with_status<'a>(ev: &'a [(String, String)], status: &str) -> Vec<&'a str>
     v
 }
 
+/// The workspace root (where `experiments/`, `fixtures/` and `tests/` are).
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .and_then(Path::parent)
+        .expect("workspace root")
+}
+
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -132,4 +140,35 @@ pub fn flip_parquet_bytes(dir: &Path) -> usize {
         }
     }
     flipped
+}
+
+/// Open `page` (relative to the project) in headless Chromium through
+/// `tests/browser/check_report.py`; assert no console error, no request leaving the page
+/// and a screenshot that is not blank; the check's JSON.
+pub fn check_in_browser(p: &Project, page: &str) -> serde_json::Value {
+    let shot = p.path("screenshot.png");
+    let out = std::process::Command::new("python3")
+        .arg(root().join("tests/browser/check_report.py"))
+        .arg(p.path(page))
+        .arg("--screenshot")
+        .arg(&shot)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "the browser check failed (is chromium installed? `apt-get install chromium`):\n{}",
+        stderr(&out)
+    );
+    let check: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("JSON from the check");
+    assert_eq!(check["console"], serde_json::json!([]), "console errors");
+    assert_eq!(
+        check["requests"],
+        serde_json::json!([]),
+        "requests left the page"
+    );
+    let s = &check["screenshot"];
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
+    assert!(s["colours"].as_u64().unwrap() > 20, "blank screenshot? {s}");
+    check
 }

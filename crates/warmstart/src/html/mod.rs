@@ -100,7 +100,10 @@ pub fn write_report(
             newest = newest.max(manifest.created_unix_ms);
             let tables = read_entry(store, key, node.label()).map_err(Box::new)?;
             let files = write_instance(&data, node, &tables)?;
-            row.tables = tables.iter().map(|t| (t.name.clone(), t.batch.num_rows())).collect();
+            row.tables = tables
+                .iter()
+                .map(|t| (t.name.clone(), t.batch.num_rows()))
+                .collect();
             row.files = files
                 .iter()
                 .map(|f| (file_name(f), format!("data/{f}")))
@@ -180,7 +183,12 @@ fn failures_of(last: Option<&RunRecord>) -> HashMap<String, (Status, String)> {
         r.instances
             .iter()
             .filter(|i| matches!(i.status, Status::Failed | Status::Skipped))
-            .map(|i| (i.label.clone(), (i.status, i.error.clone().unwrap_or_default())))
+            .map(|i| {
+                (
+                    i.label.clone(),
+                    (i.status, i.error.clone().unwrap_or_default()),
+                )
+            })
             .collect()
     })
     .unwrap_or_default()
@@ -221,7 +229,11 @@ fn instance_row(
                 }
                 Some((_, why)) => {
                     row.reasons.push(format!("latest run: skipped ({why})"));
-                    if ran_before { InstanceState::Stale } else { InstanceState::NeverRun }
+                    if ran_before {
+                        InstanceState::Stale
+                    } else {
+                        InstanceState::NeverRun
+                    }
                 }
                 None if ran_before => InstanceState::Stale,
                 None => InstanceState::NeverRun,
@@ -246,7 +258,12 @@ fn add_figures(
         return;
     };
     for (name, bytes) in artifacts {
-        let mime = match name.rsplit('.').next().map(str::to_ascii_lowercase).as_deref() {
+        let mime = match name
+            .rsplit('.')
+            .next()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             Some("png") => "image/png",
             Some("svg") => "image/svg+xml",
             Some("jpg") | Some("jpeg") => "image/jpeg",

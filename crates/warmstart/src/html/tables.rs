@@ -32,7 +32,11 @@ pub(super) fn preview(
     plan: &Plan,
 ) {
     for t in tables {
-        let rows = if t.name == "log" { opts.preview_rows * 10 } else { opts.preview_rows };
+        let rows = if t.name == "log" {
+            opts.preview_rows * 10
+        } else {
+            opts.preview_rows
+        };
         let href = files
             .iter()
             .find(|f| file_name(f) == format!("{}.parquet", t.name))
