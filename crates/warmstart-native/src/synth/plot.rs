@@ -38,7 +38,7 @@ pub fn spec() -> KindSpec {
             ParamSpec::string("series", "Column or coordinate that splits lines (\"\" = one line).").default(""),
             ParamSpec::any("baseline", "Dashed horizontal line: a column name (first value) or a number (\"\" = none).").default(""),
             ParamSpec::string("baseline_label", "Legend text of the baseline.").default("baseline"),
-            ParamSpec::boolean("log_x", "Logarithmic x axis.").default(false),
+            ParamSpec::boolean("log_x", "Logarithmic x axis (x = 0 is drawn at half the smallest positive x, and the axis label says so; negative x are left out).").default(false),
             ParamSpec::boolean("log_y", "Logarithmic y axis.").default(false),
             ParamSpec::string("title", "Figure title.").default(""),
             ParamSpec::string("x_label", "x-axis label (\"\" = the column name).").default(""),
@@ -107,6 +107,8 @@ struct Data {
     baseline: Option<f64>,
     /// `name = value` pairs of the `annotate` table's first row.
     note: Option<String>,
+    /// On a log x axis, where x = 0 is drawn (see [`log_scale_x`]).
+    zero_at: Option<f64>,
 }
 
 /// The numeric cells of the first row of table `name` in any input, as `col = value`.
@@ -201,11 +203,9 @@ fn collect(req: &StageRequest) -> Result<Data, EngineError> {
                 if !map.contains_key(&key) {
                     order.push(key.clone());
                 }
-                let (x, y) = (
-                    if lx { x.log10() } else { x },
-                    if ly { y.log10() } else { y },
-                );
-                if x.is_finite() && y.is_finite() {
+                // x goes to log scale below, once the smallest positive x is known.
+                let y = if ly { y.log10() } else { y };
+                if x.is_finite() && y.is_finite() && (!lx || x >= 0.0) {
                     map.entry(key).or_default().push((x, y));
                 } else {
                     map.entry(key).or_default();
@@ -216,6 +216,7 @@ fn collect(req: &StageRequest) -> Result<Data, EngineError> {
     if !any {
         return Err(EngineError::Input(format!("no input has a `{name}` table")));
     }
+    let zero_at = if lx { log_scale_x(&mut map) } else { None };
     // Numeric series labels are ordered numerically, others by first appearance.
     if order.iter().all(|k| k.parse::<f64>().is_ok()) {
         order.sort_by(|a, b| {
@@ -240,7 +241,24 @@ fn collect(req: &StageRequest) -> Result<Data, EngineError> {
         series,
         baseline,
         note,
+        zero_at,
     })
+}
+
+/// Put every series' x on a log10 scale. x = 0 (step 0 of a log-spaced checkpoint suite,
+/// say) has no place on a log axis: rather than drop it, it is drawn at half the smallest
+/// positive x, and the axis label says so. Returns that position, if used.
+fn log_scale_x(map: &mut BTreeMap<String, Vec<(f64, f64)>>) -> Option<f64> {
+    let xs = || map.values().flatten().map(|p| p.0);
+    let min_pos = xs().filter(|&x| x > 0.0).fold(f64::INFINITY, f64::min);
+    let zero_at = (xs().any(|x| x == 0.0) && min_pos.is_finite()).then_some(min_pos / 2.0);
+    for pts in map.values_mut() {
+        for p in pts.iter_mut() {
+            p.0 = if p.0 > 0.0 { p.0 } else { zero_at.unwrap_or(f64::NAN) }.log10();
+        }
+        pts.retain(|p| p.0.is_finite());
+    }
+    zero_at
 }
 
 const COLORS: [RGBColor; 8] = [
@@ -410,12 +428,12 @@ pub fn run(req: &StageRequest) -> Result<StageOutput, EngineError> {
     });
     let data = collect(req)?;
     let (xl, yl) = (req.str("x_label")?, req.str("y_label")?);
+    let x_label = if xl.is_empty() { req.str("x")? } else { xl };
     let labels = Labels {
         title: req.str("title")?.to_string(),
-        x: if xl.is_empty() {
-            req.str("x")?.to_string()
-        } else {
-            xl.to_string()
+        x: match data.zero_at {
+            Some(z) => format!("{x_label} (log scale; 0 drawn at {})", significant(z)),
+            None => x_label.to_string(),
         },
         y: if yl.is_empty() {
             req.str("y")?.to_string()
@@ -489,6 +507,21 @@ mod tests {
         let mut o = StageOutput::default();
         o.push("trajectory", t);
         testing::input("ft", o, vec![("r0".into(), Value::Float(r0))])
+    }
+
+    #[test]
+    fn a_log_x_axis_keeps_zero_at_half_the_smallest_step() {
+        let mut map = BTreeMap::new();
+        map.insert("a".to_string(), vec![(0.0, 1.0), (1.0, 2.0), (1024.0, 3.0)]);
+        map.insert("b".to_string(), vec![(4.0, 1.0)]);
+        assert_eq!(log_scale_x(&mut map), Some(0.5));
+        assert_eq!(map["a"], vec![(0.5f64.log10(), 1.0), (0.0, 2.0), (1024f64.log10(), 3.0)]);
+        assert_eq!(map["b"], vec![(4f64.log10(), 1.0)]);
+        // No zero: nothing moved, no note.
+        let mut map = BTreeMap::new();
+        map.insert("a".to_string(), vec![(10.0, 1.0)]);
+        assert_eq!(log_scale_x(&mut map), None);
+        assert_eq!(map["a"], vec![(1.0, 1.0)]);
     }
 
     #[test]
