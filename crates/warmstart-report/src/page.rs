@@ -21,7 +21,7 @@ dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:1
 dl.meta dt{color:#5a6570}dl.meta dd{margin:0;font-family:ui-monospace,monospace;overflow-wrap:anywhere}
 .summary{font-weight:600}nav{margin:8px auto}nav a{margin-right:10px;white-space:nowrap}
 section{background:#fff;border:1px solid #dde1e6;border-radius:8px;padding:14px 18px;margin:14px 0}
-.graph{overflow-x:auto}.dag .edge{fill:none;stroke:#8a96a3;stroke-width:1.4}
+.graph{overflow-x:auto}.dag{max-width:100%;height:auto}.dag .edge{fill:none;stroke:#8a96a3;stroke-width:1.4}
 .dag .node rect{stroke:#33404d;stroke-width:1}.dag .node text{font-size:12px;fill:#111}
 .dag .fresh rect{fill:#b9e4c3}.dag .stale rect{fill:#ffe3a3}.dag .never rect{fill:#e3e6ea}.dag .failed rect{fill:#f6b3ae}
 .badge{font-size:12px;padding:1px 7px;border-radius:9px;margin-left:6px;font-weight:500}

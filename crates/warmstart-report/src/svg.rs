@@ -8,9 +8,9 @@ use std::fmt::Write;
 use crate::model::{InstanceState, SweepChart, SweepPlot};
 use crate::{LayeredLayout, esc, layered_layout, stage_anchor};
 
-const NODE_W: f64 = 170.0;
+const NODE_W: f64 = 150.0;
 const NODE_H: f64 = 30.0;
-const GAP_X: f64 = 60.0;
+const GAP_X: f64 = 48.0;
 const GAP_Y: f64 = 14.0;
 
 /// A stage of the graph as drawn.
@@ -56,7 +56,7 @@ pub(crate) fn dag(nodes: &[DagNode<'_>], edges: &[(usize, usize)]) -> String {
     }
     for (i, n) in nodes.iter().enumerate() {
         let (x, y) = pos(i);
-        let label = shorten(n.name, 20);
+        let label = shorten(n.name, 18);
         let _ = write!(
             s,
             r##"<a href="#{anchor}"><g class="node {cls}"><title>{name} ({kind}): {summary}</title><rect x="{x:.1}" y="{y:.1}" width="{NODE_W}" height="{NODE_H}" rx="5"/><text x="{tx:.1}" y="{ty:.1}">{label}</text></g></a>"##,
