@@ -55,13 +55,11 @@ pub fn report(file: &Path, cache: &Path, out_dir: &Path, open: bool) -> Result<(
         c.never_run,
         c.failed
     ));
-    if open {
-        if let Err(e) = open_in_browser(&written.page) {
-            stdout.line(format_args!(
-                "could not open a browser ({e}); open {} yourself",
-                written.page.display()
-            ));
-        }
+    if open && let Err(e) = open_in_browser(&written.page) {
+        stdout.line(format_args!(
+            "could not open a browser ({e}); open {} yourself",
+            written.page.display()
+        ));
     }
     stdout.finish()
 }

@@ -61,11 +61,11 @@ pub fn layered_layout(n: usize, edges: &[(usize, usize)]) -> LayeredLayout {
     let mut rank = vec![0usize; n];
     set_ranks(&rows, &mut rank);
     for _ in 0..4 {
-        for l in 1..layers {
-            reorder(&mut rows[l], &preds, &mut rank);
+        for row in rows.iter_mut().skip(1) {
+            reorder(row, &preds, &mut rank);
         }
-        for l in (0..layers.saturating_sub(1)).rev() {
-            reorder(&mut rows[l], &succs, &mut rank);
+        for row in rows.iter_mut().rev().skip(1) {
+            reorder(row, &succs, &mut rank);
         }
     }
     let widest = rows.iter().map(Vec::len).max().unwrap_or(0);

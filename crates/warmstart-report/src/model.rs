@@ -181,8 +181,10 @@ pub struct TablePreview {
     pub instance: String,
     /// The table's name.
     pub table: String,
-    /// (name, type) of each column.
+    /// (name, type) of each column (the first ones of a wide table).
     pub columns: Vec<(String, String)>,
+    /// How many columns the table has.
+    pub columns_total: usize,
     /// The first rows, each cell as text.
     pub rows: Vec<Vec<String>>,
     /// How many rows the table has.

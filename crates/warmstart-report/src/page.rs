@@ -284,13 +284,18 @@ fn previews(s: &mut String, st: &StageSection) {
         });
         let _ = write!(
             s,
-            r#"<div class="preview" data-table="{t}"><p><b>{inst} / {t}</b> — {n} rows, {c} columns{link}{shown}</p><div class="scroll"><table><thead><tr>"#,
+            r#"<div class="preview" data-table="{t}"><p><b>{inst} / {t}</b> — {n} rows, {c} columns{link}{shown}{cols}</p><div class="scroll"><table><thead><tr>"#,
             t = esc(&p.table),
             inst = esc(&p.instance),
             n = p.row_count,
-            c = p.columns.len(),
+            c = p.columns_total,
             shown = if p.row_count > p.rows.len() {
-                format!(" (first {} shown)", p.rows.len())
+                format!(" (first {} rows shown)", p.rows.len())
+            } else {
+                String::new()
+            },
+            cols = if p.columns_total > p.columns.len() {
+                format!(" (first {} columns shown)", p.columns.len())
             } else {
                 String::new()
             },

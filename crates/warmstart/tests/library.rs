@@ -294,3 +294,49 @@ fn a_run_whose_temp_dir_cannot_be_cleaned_fails_once_and_runs_nothing() {
     assert!(store.keys().unwrap().is_empty(), "nothing ran");
     assert_eq!(std::fs::read_dir(&decoy).unwrap().count(), 0);
 }
+
+#[test]
+fn runs_are_recorded_and_the_report_marks_the_latest_failures() {
+    let p = Project::new(
+        &EXP.replace("x = [1, 2]", "x = [false, true]")
+            .replace("value = \"${x}\"", "value = \"${x}\"\nfail = \"${x}\""),
+    );
+    let (plan, store) = (p.plan(), p.store());
+    let s = warmstart::run(&plan, &store, &RunOptions::default(), &mut ()).unwrap();
+    assert_eq!((s.ran, s.failed), (2, 1));
+    let records = warmstart::runs::records(&store, "lib").unwrap();
+    assert_eq!(records.len(), 1);
+    let r = &records[0];
+    assert_eq!((r.ran, r.failed, r.executor.as_str()), (2, 1, "local"));
+    let failed: Vec<&str> = r
+        .instances
+        .iter()
+        .filter(|i| i.status == warmstart::Status::Failed)
+        .map(|i| i.label.as_str())
+        .collect();
+    assert_eq!(failed, ["b[x=true]"]);
+    assert_eq!(
+        r.file_digest,
+        blake3::hash(std::fs::read(p.file()).unwrap().as_slice())
+            .to_hex()
+            .as_str()
+    );
+
+    let a = warmstart::assess(&plan, &store);
+    let opts = warmstart::html::ReportOptions::default();
+    let out = p.path("report");
+    let written = warmstart::html::write_report(&plan, &a, &store, &out, &opts).unwrap();
+    assert_eq!((written.counts.fresh, written.counts.failed), (2, 1));
+    assert_eq!(written.exported, 2);
+    let page = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(
+        page.contains("echo asked to fail"),
+        "the error is on the page"
+    );
+    assert!(out.join("data/b__x=false/out.parquet").exists());
+    // A second run adds a second record; the newest is the one `latest` gives.
+    warmstart::run(&plan, &store, &RunOptions::default(), &mut ()).unwrap();
+    assert_eq!(warmstart::runs::records(&store, "lib").unwrap().len(), 2);
+    let latest = warmstart::runs::latest(&store, "lib").unwrap();
+    assert_eq!((latest.cached, latest.failed), (2, 1));
+}

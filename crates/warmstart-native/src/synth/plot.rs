@@ -254,7 +254,12 @@ fn log_scale_x(map: &mut BTreeMap<String, Vec<(f64, f64)>>) -> Option<f64> {
     let zero_at = (xs().any(|x| x == 0.0) && min_pos.is_finite()).then_some(min_pos / 2.0);
     for pts in map.values_mut() {
         for p in pts.iter_mut() {
-            p.0 = if p.0 > 0.0 { p.0 } else { zero_at.unwrap_or(f64::NAN) }.log10();
+            p.0 = if p.0 > 0.0 {
+                p.0
+            } else {
+                zero_at.unwrap_or(f64::NAN)
+            }
+            .log10();
         }
         pts.retain(|p| p.0.is_finite());
     }
@@ -515,7 +520,10 @@ mod tests {
         map.insert("a".to_string(), vec![(0.0, 1.0), (1.0, 2.0), (1024.0, 3.0)]);
         map.insert("b".to_string(), vec![(4.0, 1.0)]);
         assert_eq!(log_scale_x(&mut map), Some(0.5));
-        assert_eq!(map["a"], vec![(0.5f64.log10(), 1.0), (0.0, 2.0), (1024f64.log10(), 3.0)]);
+        assert_eq!(
+            map["a"],
+            vec![(0.5f64.log10(), 1.0), (0.0, 2.0), (1024f64.log10(), 3.0)]
+        );
         assert_eq!(map["b"], vec![(4f64.log10(), 1.0)]);
         // No zero: nothing moved, no note.
         let mut map = BTreeMap::new();

@@ -309,14 +309,33 @@ fn edges(plan: &Plan) -> Vec<(usize, usize)> {
     out
 }
 
-/// Write the page atomically: a temp file next to it, then rename.
+/// Write the page atomically: a new temp file next to it (never through a file or link
+/// already there), then rename.
 fn write_page(page: &Path, html: &str) -> Result<(), ExportError> {
+    use std::io::Write as _;
     let tmp = page.with_file_name(format!(".index.html.{}.tmp", std::process::id()));
     let err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| ExportError::Write { path, source }
     };
-    std::fs::write(&tmp, html).map_err(err(&tmp))?;
+    let create = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+    };
+    // A leftover of a killed report with this pid (or a planted link): remove the name
+    // (never what it points to) and create afresh.
+    let mut f = match create() {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::remove_file(&tmp).map_err(err(&tmp))?;
+            create().map_err(err(&tmp))?
+        }
+        Err(e) => return Err(err(&tmp)(e)),
+    };
+    f.write_all(html.as_bytes()).map_err(err(&tmp))?;
+    drop(f);
     std::fs::rename(&tmp, page).map_err(err(page))
 }
 

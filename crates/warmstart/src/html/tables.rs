@@ -17,6 +17,8 @@ use super::{ReportOptions, file_name};
 
 /// Longest cell text shown (binary and long string cells are cut).
 const MAX_CELL: usize = 120;
+/// Most columns previewed per table (a wide table says how many it has).
+const MAX_PREVIEW_COLUMNS: usize = 40;
 /// Most numeric columns drawn per sweep table.
 const MAX_SWEEP_COLUMNS: usize = 8;
 /// A second axis with at most this many values becomes series of a line chart.
@@ -53,6 +55,7 @@ fn table_preview(label: &str, t: &NamedTable, rows: usize, href: Option<String>)
     let formatters: Vec<Option<ArrayFormatter<'_>>> = batch
         .columns()
         .iter()
+        .take(MAX_PREVIEW_COLUMNS)
         .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts).ok())
         .collect();
     let cells = (0..shown)
@@ -73,8 +76,10 @@ fn table_preview(label: &str, t: &NamedTable, rows: usize, href: Option<String>)
             .schema()
             .fields()
             .iter()
+            .take(MAX_PREVIEW_COLUMNS)
             .map(|f| (f.name().clone(), f.data_type().to_string()))
             .collect(),
+        columns_total: batch.num_columns(),
         rows: cells,
         row_count: batch.num_rows(),
         href,
