@@ -47,32 +47,61 @@ impl Store {
         Ok(dest)
     }
 
-    /// The run records of `experiment` as (name, bytes), sorted by name (names start with
-    /// the run's start time, so this is oldest first). None yet: an empty list; the cache
-    /// is not modified.
-    pub fn run_records(&self, experiment: &str) -> Result<Vec<(String, Vec<u8>)>, CacheError> {
-        let dir = self.runs_dir(experiment, false)?;
-        let entries = match std::fs::read_dir(&dir) {
+    /// The experiments that have run records: the hashed directory names under
+    /// `v1/runs` (each record names its experiment).
+    pub fn run_dirs(&self) -> Result<Vec<String>, CacheError> {
+        let runs = self.base.join("runs");
+        let entries = match std::fs::read_dir(&runs) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io(&dir)(e)),
+            Err(e) => return Err(io(&runs)(e)),
         };
-        let mut names: Vec<String> = entries
+        let mut dirs: Vec<String> = entries
             .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .filter(|n| check_name(n).is_ok())
+            .filter(|n| n.len() == 16 && n.bytes().all(|b| b.is_ascii_hexdigit()))
             .collect();
-        names.sort();
-        let mut out = Vec::with_capacity(names.len());
-        for name in names {
-            match nofollow::read(&dir.join(&name)) {
-                Ok(b) => out.push((name, b)),
-                // Removed meanwhile (gc of another process): not an error.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io(&dir.join(&name))(e)),
-            }
-        }
-        Ok(out)
+        dirs.sort();
+        Ok(dirs)
     }
+
+    /// The files of run directory `dir` (a name from [`Store::run_dirs`]), as
+    /// [`Store::run_records`] lists them.
+    pub fn run_dir_files(&self, dir: &str) -> Result<Vec<(String, Vec<u8>)>, CacheError> {
+        if dir.len() != 16 || !dir.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(CacheError::RefId(dir.to_string()));
+        }
+        list_files(&self.base.join("runs").join(dir))
+    }
+
+    /// The files kept for `experiment` — its run records and tags — as (name, bytes),
+    /// sorted by name (record names start with the run's start time, so records come
+    /// oldest first). None yet: an empty list; the cache is not modified.
+    pub fn run_records(&self, experiment: &str) -> Result<Vec<(String, Vec<u8>)>, CacheError> {
+        list_files(&self.runs_dir(experiment, false)?)
+    }
+}
+
+/// Every plainly named, readable file of `dir`, sorted by name. Run files are history,
+/// not the source of truth: one that cannot be read (a directory or link planted there,
+/// an I/O error) is left out rather than failing the listing.
+fn list_files(dir: &std::path::Path) -> Result<Vec<(String, Vec<u8>)>, CacheError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(dir)(e)),
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| check_name(n).is_ok())
+        .collect();
+    names.sort();
+    Ok(names
+        .into_iter()
+        .filter_map(|name| {
+            let bytes = nofollow::read(&dir.join(&name)).ok()?;
+            Some((name, bytes))
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use serde_json::json;
 use warmstart::status::{SeedOrigin, Verdict};
 use warmstart::{Reporter, RunOptions, assess};
 
-use crate::context::{load_plan, open_store, read_failure, registry, select};
+use crate::context::{load_plan, load_plan_with, open_store, read_failure, registry, select};
 use crate::output::{Output, eprint_line};
 use crate::render::{csv, json_rows, pretty};
 use crate::{Failure, Format};
@@ -65,6 +65,7 @@ fn cap_jobs(requested: usize, cores: usize) -> Result<(usize, Option<String>), F
 
 /// The options of `warmstart run`.
 pub struct RunArgs {
+    pub overrides: Vec<String>,
     pub jobs: Option<usize>,
     pub fail_fast: bool,
     pub json: bool,
@@ -75,6 +76,7 @@ pub struct RunArgs {
 
 pub fn run(file: &Path, cache: &Path, args: RunArgs) -> Result<(), Failure> {
     let RunArgs {
+        overrides,
         jobs,
         fail_fast,
         json: json_out,
@@ -82,7 +84,7 @@ pub fn run(file: &Path, cache: &Path, args: RunArgs) -> Result<(), Failure> {
         executor,
         detach,
     } = args;
-    let plan = load_plan(file)?;
+    let plan = load_plan_with(file, &overrides)?;
     let store = open_store(cache)?;
     let slurm = crate::cluster::choose(&plan, executor, detach)?;
     if verify {
@@ -157,8 +159,13 @@ fn output_error(e: Option<&std::io::Error>) -> Result<(), Failure> {
     }
 }
 
-pub fn plan(file: &Path, cache: &Path, json_out: bool) -> Result<(), Failure> {
-    let plan = load_plan(file)?;
+pub fn plan(
+    file: &Path,
+    overrides: &[String],
+    cache: &Path,
+    json_out: bool,
+) -> Result<(), Failure> {
+    let plan = load_plan_with(file, overrides)?;
     let store = open_store(cache)?;
     let rows = warmstart::status::plan_rows(&plan, &assess(&plan, &store));
     let mut out = Output::stdout();
@@ -361,6 +368,11 @@ pub fn gc(files: &[std::path::PathBuf], cache: &Path, apply: bool) -> Result<(),
         live.extend(warmstart::gc::live_keys(&plan, &store));
         plans.push(plan);
     }
+    // Each experiment's latest run and every tagged run keep their entries, so that
+    // `compare` and a re-run of a named configuration stay cheap.
+    let history = warmstart::runs::kept_keys(&store)
+        .map_err(|e| Failure::Stage(format!("error: cannot read the run records: {e}")))?;
+    live.extend(history);
     let verb = if apply { "removed" } else { "garbage" };
     let mut out = Output::stdout();
     let report = match warmstart::gc::gc(&store, &live, apply) {
@@ -467,7 +479,7 @@ pub fn init(dir: Option<&Path>) -> Result<(), Failure> {
             }
             let exp = dir.join(warmstart::init::EXPERIMENT_FILE);
             out.line(format_args!(
-                "next: `warmstart run {e}`, then `warmstart export {e} --out results`",
+                "next: `warmstart run {e}`, then `warmstart report {e} --open` (a page in your browser) or `warmstart export {e} --out results` (Parquet files)",
                 e = exp.display()
             ));
             out.finish()

@@ -39,7 +39,12 @@ pub use warmstart::registry;
 
 /// Parse, expand and bind an experiment file.
 pub fn load_plan(file: &Path) -> Result<Plan, Failure> {
-    warmstart::load(file).map_err(|e| Failure::Invalid(render_all(&e.0)))
+    load_plan_with(file, &[])
+}
+
+/// Load an experiment with command-line overrides applied.
+pub fn load_plan_with(file: &Path, overrides: &[String]) -> Result<Plan, Failure> {
+    warmstart::load_with_overrides(file, overrides).map_err(|e| Failure::Invalid(render_all(&e.0)))
 }
 
 /// Open the cache, with a hint at the flags that choose it.

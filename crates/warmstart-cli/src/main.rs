@@ -24,6 +24,7 @@ mod export;
 mod output;
 mod progress;
 mod render;
+mod runs;
 mod verify;
 
 use std::path::PathBuf;
@@ -49,6 +50,10 @@ enum Command {
     /// Run an experiment: compute every stage that is missing or invalidated.
     Run {
         file: PathBuf,
+        /// Values to use instead of the file's: `tau=25` (a [params] entry),
+        /// `stages.finetune.delta=1e-3`, `experiment.seed=7` — typed as in the file.
+        #[arg(value_name = "NAME=VALUE")]
+        overrides: Vec<String>,
         /// Thread slots for stages [default: number of cores]
         #[arg(long, short = 'j')]
         jobs: Option<usize>,
@@ -91,8 +96,33 @@ enum Command {
     /// Show every stage instance, fresh or stale, and why.
     Plan {
         file: PathBuf,
+        /// Overrides, as `run` takes them.
+        #[arg(value_name = "NAME=VALUE")]
+        overrides: Vec<String>,
         #[arg(long)]
         json: bool,
+    },
+    /// List the recorded runs of an experiment (id, tags, when, what ran, overrides).
+    Runs {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Params and `[experiment] metrics` across runs (default: the last 10), one row each.
+    Compare {
+        file: PathBuf,
+        /// Runs by id (or unique id prefix) or tag.
+        runs: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Name a run (default: the latest); gc keeps the entries of tagged runs.
+    Tag {
+        file: PathBuf,
+        name: String,
+        /// The run to name, by id, id prefix or tag.
+        #[arg(long)]
+        run: Option<String>,
     },
     /// Explain one stage's key, component by component, and why it would (not) re-run.
     Why {
@@ -213,6 +243,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run {
             file,
+            overrides,
             jobs,
             fail_fast,
             json,
@@ -221,6 +252,7 @@ fn main() -> ExitCode {
             detach,
         } => {
             let args = commands::RunArgs {
+                overrides,
                 jobs,
                 fail_fast,
                 json,
@@ -233,7 +265,14 @@ fn main() -> ExitCode {
         Command::Status { file, json } => cluster::status(&file, &cache, json),
         Command::Cancel { file } => cluster::cancel(&file, &cache),
         Command::Worker { tasks, task } => cluster::worker(&cache, &tasks, task),
-        Command::Plan { file, json } => commands::plan(&file, &cache, json),
+        Command::Plan {
+            file,
+            overrides,
+            json,
+        } => commands::plan(&file, &overrides, &cache, json),
+        Command::Runs { file, json } => runs::runs(&file, &cache, json),
+        Command::Compare { file, runs, json } => runs::compare(&file, &cache, &runs, json),
+        Command::Tag { file, name, run } => runs::tag(&file, &cache, &name, run.as_deref()),
         Command::Why { file, stage, at } => commands::why(&file, &cache, &stage, &at),
         Command::Show {
             file,

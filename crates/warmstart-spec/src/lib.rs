@@ -108,6 +108,7 @@ pub mod expr;
 pub mod graph;
 pub mod model;
 pub mod names;
+pub mod overrides;
 pub mod parse;
 pub mod project;
 pub mod schema;
@@ -127,9 +128,21 @@ pub use schema::{json_schema, project_json_schema};
 /// relative path to get relative paths in reports). Only a regular UTF-8 file of at most
 /// [`source::MAX_FILE_BYTES`] is read (see [`source`]).
 pub fn load(path: &Path) -> Result<Experiment, SpecErrors> {
+    load_with_overrides(path, &[])
+}
+
+/// [`load`], with command-line overrides (`tau=25`, `stages.f.delta=1e-3`; see
+/// [`overrides`]) applied to the file's text first.
+pub fn load_with_overrides(path: &Path, overrides: &[String]) -> Result<Experiment, SpecErrors> {
     let text = source::read_source(path, "experiment file")?;
-    parse(SourceFile {
-        path: path.to_path_buf(),
-        text,
-    })
+    let source = overrides::apply(
+        SourceFile {
+            path: path.to_path_buf(),
+            text,
+        },
+        overrides,
+    )?;
+    let mut experiment = parse(source)?;
+    experiment.overrides = overrides.to_vec();
+    Ok(experiment)
 }

@@ -49,6 +49,11 @@ pub struct Experiment {
     pub stages: Vec<StageSpec>,
     /// `[engines.NAME]` declarations (plugins), in file order.
     pub engines: Vec<EngineDecl>,
+    /// `[experiment] metrics`: `stage.column` or `stage.table.column`, shown per run by
+    /// `warmstart compare`.
+    pub metrics: Vec<Spanned<String>>,
+    /// The command-line overrides applied to the file's text (`tau=25`), as given.
+    pub overrides: Vec<String>,
 }
 
 /// An engine loaded from a file: `[engines.NAME] path = "…"` (relative to the experiment

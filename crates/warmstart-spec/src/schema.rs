@@ -172,6 +172,11 @@ pub fn json_schema(kinds: &[KindSpec]) -> Json {
                     "name": { "type": "string", "pattern": NAME_PATTERN },
                     "description": { "type": "string" },
                     "seed": { "type": "integer", "minimum": 0, "default": 0 },
+                    "metrics": {
+                        "type": "array",
+                        "description": "What `warmstart compare` shows per run: `stage.column` or `stage.table.column`.",
+                        "items": { "type": "string", "pattern": "^[^.]+\\.[^.]+(\\.[^.]+)?$" },
+                    },
                 },
             },
             "params": {

@@ -30,6 +30,7 @@ pub const STARTER: &str = r#"#:schema ./warmstart.schema.json
 name = "starter"
 description = "W2SG against task alignment α: a small Exp 1 (d = 50, five α values)."
 seed = 1                      # every stage's seed derives from it (and the stage's coordinates)
+metrics = ["summary.final_dist2", "summary.w2sg"]   # what `warmstart compare` shows per run
 
 [params]                      # shared values; stages refer to them as ${name}
 d = 50                        # dimension of the ground-truth w*

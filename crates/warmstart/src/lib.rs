@@ -84,7 +84,7 @@ pub mod verify;
 
 pub use cache::{OpenCacheError, open_cache};
 pub use events::{EVENT_FORMAT_VERSION, RunEvent};
-pub use load::{LoadError, engines_for_file, load, registry, registry_for};
+pub use load::{LoadError, engines_for_file, load, load_with_overrides, registry, registry_for};
 pub use report::{JsonReporter, PlainReporter, Reporter};
 pub use run::{RunError, run};
 

@@ -18,7 +18,13 @@ pub struct LoadError(#[from] pub SpecErrors);
 
 /// Parse, expand and bind an experiment file.
 pub fn load(file: &Path) -> Result<Plan, LoadError> {
-    let experiment = warmstart_spec::load(file)?;
+    load_with_overrides(file, &[])
+}
+
+/// [`load()`] with command-line overrides (`tau=25`, `stages.finetune.delta=1e-3`)
+/// applied to the file first; an error in an override points at it.
+pub fn load_with_overrides(file: &Path, overrides: &[String]) -> Result<Plan, LoadError> {
+    let experiment = warmstart_spec::load_with_overrides(file, overrides)?;
     let registry = registry_for(&experiment)?;
     Ok(warmstart_plan::build(experiment, &registry)?)
 }

@@ -50,7 +50,8 @@ pub(crate) fn save_record(
     executor: &str,
     reporter: &mut dyn Reporter,
 ) {
-    let record = crate::runs::record_of(plan, summary, started_unix_ms, executor);
+    let mut record = crate::runs::record_of(plan, summary, started_unix_ms, executor);
+    record.metrics = crate::runs::metrics(plan, store);
     if let Err(e) = crate::runs::save(store, &record) {
         reporter.report(&RunEvent::Warning(crate::events::WarningEvent {
             message: format!("this run's record could not be kept in the cache: {e}"),

@@ -4,14 +4,20 @@
 //! report does), and lists or compares runs from all of them.
 //!
 //! A record is written once the run is over; failing to write it never fails the run (a
-//! warning event says so). Records that cannot be parsed (written by a newer version, or
+//! warning event says so). It also holds the experiment's `[params]` values, the
+//! command-line overrides, and the values of the experiment's `[experiment] metrics` as
+//! the run left them — what `warmstart compare` tabulates across runs ([`metrics`]). A
+//! run can be named ([`tag`]); `gc` keeps the entries of every experiment's latest run and
+//! of every tagged run ([`kept_keys`]). Records that cannot be parsed (written by a newer version, or
 //! damaged) are skipped when listing: they are history, not the source of truth — the
 //! entries are.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
-use warmstart_cache::{CacheError, Store};
+use warmstart_cache::{CacheError, CacheKey, Store};
 use warmstart_plan::Plan;
 use warmstart_plan::run::{RunSummary, Status};
 
@@ -52,6 +58,59 @@ pub struct RunRecord {
     pub interrupted: bool,
     /// Every instance that ended, in plan order.
     pub instances: Vec<InstanceRecord>,
+    /// The command-line overrides (`tau=25`), as given.
+    #[serde(default)]
+    pub overrides: Vec<String>,
+    /// The experiment's `[params]` values (those not depending on a sweep axis).
+    #[serde(default)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// The `[experiment] metrics` after the run.
+    #[serde(default)]
+    pub metrics: Vec<Metric>,
+}
+
+/// One metric's value after a run: the mean over every row of the column in every fresh
+/// instance of the stage (with one row in all, the value itself).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Metric {
+    /// `stage.column` or `stage.table.column`.
+    pub name: String,
+    /// The mean; `None` when no fresh instance has the column.
+    pub value: Option<f64>,
+    /// How many values it is the mean of.
+    pub n: usize,
+}
+
+/// Why a runs query failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunsError {
+    /// The experiment has no run records.
+    #[error("experiment `{experiment}` has no recorded runs")]
+    NoRuns {
+        /// The experiment.
+        experiment: String,
+    },
+    /// No run has this id or tag.
+    #[error("no run `{run}` of experiment `{experiment}`")]
+    NoSuchRun {
+        /// The experiment.
+        experiment: String,
+        /// As given.
+        run: String,
+        /// Ids and tags that exist (newest first, at most 10).
+        available: Vec<String>,
+    },
+    /// A tag name that cannot be a file name.
+    #[error("invalid tag name {name:?}: use lowercase letters, digits, `.`, `_` and `-`")]
+    BadTag {
+        /// As given.
+        name: String,
+    },
+    /// The cache could not be read or written.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
 }
 
 /// How one instance ended in a run.
@@ -123,10 +182,76 @@ pub fn record_of(
         skipped: summary.skipped,
         interrupted: summary.interrupted,
         instances,
+        overrides: plan.experiment.overrides.clone(),
+        params: plan
+            .experiment
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), v.value.to_json()))
+            .collect(),
+        metrics: Vec::new(),
     }
 }
 
-/// Store `record` in the cache.
+/// A column's finite values as numbers; a boolean column counts true as 1 (so its mean is
+/// the fraction that holds, e.g. of instances where W2SG held).
+fn metric_values(col: &arrow_array::ArrayRef) -> Vec<f64> {
+    use arrow_array::Array;
+    if let Some(b) = col.as_any().downcast_ref::<arrow_array::BooleanArray>() {
+        return (0..b.len())
+            .filter(|&i| b.is_valid(i))
+            .map(|i| if b.value(i) { 1.0 } else { 0.0 })
+            .collect();
+    }
+    crate::html::numbers(col)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|x| x.is_finite())
+        .collect()
+}
+
+/// The values of `plan`'s `[experiment] metrics` in `store` now.
+pub fn metrics(plan: &Plan, store: &Store) -> Vec<Metric> {
+    if plan.experiment.metrics.is_empty() {
+        return Vec::new();
+    }
+    let assessment = warmstart_plan::assess(plan, store);
+    plan.experiment
+        .metrics
+        .iter()
+        .map(|m| {
+            let parts: Vec<&str> = m.value.split('.').collect();
+            let (stage, table, column) = match parts.as_slice() {
+                [s, c] => (*s, None, *c),
+                [s, t, c] => (*s, Some(*t), *c),
+                _ => ("", None, ""),
+            };
+            let mut values = Vec::new();
+            for i in plan.nodes_of(stage) {
+                let Ok(tables) = crate::read::read_outputs(plan, &assessment, store, i) else {
+                    continue;
+                };
+                let t = match table {
+                    Some(t) => tables.iter().find(|x| x.name == t),
+                    None => tables
+                        .iter()
+                        .find(|x| x.batch.column_by_name(column).is_some()),
+                };
+                if let Some(col) = t.and_then(|t| t.batch.column_by_name(column)) {
+                    values.extend(metric_values(col));
+                }
+            }
+            Metric {
+                name: m.value.clone(),
+                value: (!values.is_empty())
+                    .then(|| values.iter().sum::<f64>() / values.len() as f64),
+                n: values.len(),
+            }
+        })
+        .collect()
+}
+
+/// Store `record` in the cache (with `metrics` filled in, if the experiment has any).
 pub fn save(store: &Store, record: &RunRecord) -> Result<(), CacheError> {
     let bytes = serde_json::to_vec(record).unwrap_or_default();
     store
@@ -136,15 +261,161 @@ pub fn save(store: &Store, record: &RunRecord) -> Result<(), CacheError> {
 
 /// Every readable run record of `experiment`, oldest first.
 pub fn records(store: &Store, experiment: &str) -> Result<Vec<RunRecord>, CacheError> {
-    Ok(store
-        .run_records(experiment)?
+    Ok(parse_records(
+        store.run_records(experiment)?,
+        Some(experiment),
+    ))
+}
+
+fn parse_records(files: Vec<(String, Vec<u8>)>, experiment: Option<&str>) -> Vec<RunRecord> {
+    files
         .into_iter()
+        .filter(|(name, _)| name.ends_with(".json"))
         .filter_map(|(_, bytes)| serde_json::from_slice::<RunRecord>(&bytes).ok())
-        .filter(|r| r.format == RUN_RECORD_FORMAT && r.experiment == experiment)
-        .collect())
+        .filter(|r| r.format == RUN_RECORD_FORMAT)
+        .filter(|r| experiment.is_none_or(|e| r.experiment == e))
+        .collect()
+}
+
+/// The tags of `experiment`: (tag, run id), sorted by tag.
+pub fn tags(store: &Store, experiment: &str) -> Result<Vec<(String, String)>, CacheError> {
+    Ok(parse_tags(store.run_records(experiment)?))
+}
+
+fn parse_tags(files: Vec<(String, Vec<u8>)>) -> Vec<(String, String)> {
+    files
+        .into_iter()
+        .filter_map(|(name, bytes)| {
+            let tag = name.strip_prefix("tag.")?.to_string();
+            Some((tag, String::from_utf8(bytes).ok()?.trim().to_string()))
+        })
+        .collect()
+}
+
+/// The run `run` names — an id, a unique id prefix, or a tag — among `records`.
+pub fn find<'r>(
+    records: &'r [RunRecord],
+    tags: &[(String, String)],
+    experiment: &str,
+    run: &str,
+) -> Result<&'r RunRecord, RunsError> {
+    let id = tags
+        .iter()
+        .find(|(t, _)| t == run)
+        .map_or(run, |(_, id)| id.as_str());
+    let mut hits = records.iter().filter(|r| r.id.starts_with(id));
+    match (hits.next(), hits.next()) {
+        (Some(r), None) => Ok(r),
+        (Some(r), Some(_)) if records.iter().any(|x| x.id == id) => Ok(r),
+        _ => Err(RunsError::NoSuchRun {
+            experiment: experiment.to_string(),
+            run: run.to_string(),
+            available: records
+                .iter()
+                .rev()
+                .take(10)
+                .map(|r| r.id.clone())
+                .chain(tags.iter().map(|(t, _)| t.clone()))
+                .collect(),
+        }),
+    }
+}
+
+/// Name run `run` (default: the latest) of `experiment` `name`, replacing an earlier run
+/// of that name; the run's id.
+pub fn tag(
+    store: &Store,
+    experiment: &str,
+    name: &str,
+    run: Option<&str>,
+) -> Result<String, RunsError> {
+    let plain = !name.is_empty()
+        && name.len() <= 100
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    if !plain {
+        return Err(RunsError::BadTag {
+            name: name.to_string(),
+        });
+    }
+    let records = records(store, experiment)?;
+    let tags = tags(store, experiment)?;
+    let id = match run {
+        Some(r) => find(&records, &tags, experiment, r)?.id.clone(),
+        None => match records.last() {
+            Some(r) => r.id.clone(),
+            None => {
+                return Err(RunsError::NoRuns {
+                    experiment: experiment.to_string(),
+                });
+            }
+        },
+    };
+    store.write_run_record(experiment, &format!("tag.{name}"), id.as_bytes())?;
+    Ok(id)
+}
+
+/// The keys gc keeps for run history: every output key of each experiment's latest run
+/// and of every tagged run (instances that ran or were cached in it).
+pub fn kept_keys(store: &Store) -> Result<HashSet<CacheKey>, CacheError> {
+    let mut keys = HashSet::new();
+    for dir in store.run_dirs()? {
+        let files = store.run_dir_files(&dir)?;
+        let tagged: HashSet<String> = parse_tags(files.clone()).into_iter().map(|t| t.1).collect();
+        let records = parse_records(files, None);
+        let latest = records.last().map(|r| r.id.clone());
+        for r in &records {
+            if Some(&r.id) != latest.as_ref() && !tagged.contains(&r.id) {
+                continue;
+            }
+            for i in &r.instances {
+                if matches!(i.status, Status::Ran | Status::Cached)
+                    && let Some(k) = i.key.as_deref().and_then(|k| k.parse::<CacheKey>().ok())
+                {
+                    keys.insert(k);
+                }
+            }
+        }
+    }
+    Ok(keys)
 }
 
 /// The newest readable run record of `experiment`.
 pub fn latest(store: &Store, experiment: &str) -> Option<RunRecord> {
     records(store, experiment).ok()?.pop()
+}
+
+/// Milliseconds since the epoch as `YYYY-MM-DD HH:MM:SS UTC` (civil-from-days, proleptic
+/// Gregorian; no time-zone database needed).
+pub fn utc(unix_ms: u64) -> String {
+    let secs = unix_ms / 1000;
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates_are_civil() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(1_796_245_199_000), "2026-12-02 20:59:59 UTC");
+    }
 }

@@ -24,7 +24,8 @@ use self::engines::parse_engines;
 use self::graph_checks::check_graph;
 use self::params::parse_params;
 use self::stages::parse_stages;
-use self::toml::{Entries, Kind, Node, convert_table};
+use self::toml::{Entries, convert_table};
+pub(crate) use self::toml::{Kind, Node};
 use crate::expr::ExprError;
 use crate::model::*;
 use crate::names::{check_name, suggest_name};
@@ -52,7 +53,7 @@ pub const RESERVED: [&str; 13] = [
     "local",
 ];
 const TOP: [&str; 5] = ["experiment", "params", "sweep", "stages", "engines"];
-const EXPERIMENT_KEYS: [&str; 3] = ["name", "description", "seed"];
+const EXPERIMENT_KEYS: [&str; 4] = ["name", "description", "seed", "metrics"];
 
 pub(crate) struct Ctx {
     pub(crate) src: Arc<SourceFile>,
@@ -215,7 +216,7 @@ pub fn parse(source: SourceFile) -> Result<Experiment, SpecErrors> {
         }
     }
 
-    let (name, description, seed) = parse_experiment(&mut cx, experiment);
+    let (name, description, seed, metrics) = parse_experiment(&mut cx, experiment);
     let axes = match sweep {
         Some((k, n)) => parse_sweep(&mut cx, k, n),
         None => Vec::new(),
@@ -238,8 +239,11 @@ pub fn parse(source: SourceFile) -> Result<Experiment, SpecErrors> {
         axes,
         stages,
         engines,
+        metrics,
+        overrides: Vec::new(),
     };
     check_graph(&mut cx, &mut exp);
+    check_metrics(&mut cx, &exp);
     if cx.errors.is_empty() {
         Ok(exp)
     } else {
@@ -278,7 +282,7 @@ pub(crate) fn table<'a>(
 fn parse_experiment(
     cx: &mut Ctx,
     experiment: Option<(&Spanned<String>, &Node)>,
-) -> (String, String, u64) {
+) -> (String, String, u64, Vec<Spanned<String>>) {
     let name_help =
         "add `name = \"my-experiment\"` under [experiment] (letters, digits, `_`, `.`, `-`)";
     let Some((key, node)) = experiment else {
@@ -289,12 +293,13 @@ fn parse_experiment(
             "an experiment file starts with an [experiment] table",
             Some("add at the top of the file:\n[experiment]\nname = \"my-experiment\"".to_string()),
         );
-        return (String::new(), String::new(), 0);
+        return (String::new(), String::new(), 0, Vec::new());
     };
     let Some(t) = table(cx, key, node, "[experiment]", name_help) else {
-        return (String::new(), String::new(), 0);
+        return (String::new(), String::new(), 0, Vec::new());
     };
     let (mut name, mut description, mut seed) = (None, String::new(), 0);
+    let mut metrics = Vec::new();
     for (k, v) in t {
         match k.value.as_str() {
             "name" => match &v.kind {
@@ -330,6 +335,7 @@ fn parse_experiment(
                     seed = s;
                 }
             }
+            "metrics" => metrics = parse_metrics(cx, v),
             _ => cx.unknown_key(k, "[experiment]", &EXPERIMENT_KEYS),
         }
     }
@@ -342,7 +348,64 @@ fn parse_experiment(
             Some(name_help.to_string()),
         );
     }
-    (name.unwrap_or_default(), description, seed)
+    (name.unwrap_or_default(), description, seed, metrics)
+}
+
+/// Every metric names a stage of the file.
+fn check_metrics(cx: &mut Ctx, exp: &Experiment) {
+    for m in &exp.metrics {
+        let stage = m.value.split('.').next().unwrap_or("");
+        if !cx.declared.iter().any(|d| d == stage) {
+            let help = did_you_mean(stage, cx.declared.iter().map(String::as_str))
+                .unwrap_or_else(|| format!("stages: {}", cx.declared.join(", ")));
+            cx.err(
+                m.span.clone(),
+                "spec::unknown-metric-stage",
+                format!("metric `{}` names no stage `{stage}`", m.value),
+                "unknown stage",
+                Some(help),
+            );
+        }
+    }
+}
+
+/// `metrics = ["stage.column", "stage.table.column", …]`: what `warmstart compare` shows
+/// per run. The names are checked against the stages in the graph checks.
+fn parse_metrics(cx: &mut Ctx, v: &Node) -> Vec<Spanned<String>> {
+    let help =
+        "write e.g. `metrics = [\"summary.final_dist2\"]` (stage.column or stage.table.column)";
+    let Kind::Array(items) = &v.kind else {
+        cx.type_err(
+            "[experiment] metrics",
+            v,
+            "an array of strings",
+            help.into(),
+        );
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for item in items {
+        match &item.kind {
+            Kind::Str(s)
+                if (2..=3).contains(&s.split('.').count())
+                    && s.split('.').all(|p| !p.is_empty()) =>
+            {
+                out.push(Spanned {
+                    value: s.clone(),
+                    span: item.span.clone(),
+                })
+            }
+            Kind::Str(s) => cx.err(
+                item.span.clone(),
+                "spec::bad-metric",
+                format!("metric {s:?} is not `stage.column` or `stage.table.column`"),
+                "not a metric name",
+                Some(help.into()),
+            ),
+            _ => cx.type_err("a metric", item, "a string", help.into()),
+        }
+    }
+    out
 }
 
 pub(crate) fn seed_value(cx: &mut Ctx, v: &Node, what: &str) -> Option<u64> {

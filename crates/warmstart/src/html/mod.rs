@@ -14,6 +14,8 @@
 
 mod tables;
 
+pub(crate) use tables::numbers;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -25,7 +27,7 @@ use warmstart_report::{Counts, Figure, InstanceRow, InstanceState, Report, Stage
 
 use crate::export::{ExportError, ExportedInstance, OutDir, write_index, write_instance};
 use crate::read::read_entry;
-use crate::runs::RunRecord;
+use crate::runs::{RunRecord, utc};
 use warmstart_plan::run::Status;
 
 /// How much of a large experiment the page itself holds (everything is exported anyway).
@@ -337,38 +339,4 @@ fn write_page(page: &Path, html: &str) -> Result<(), ExportError> {
     f.write_all(html.as_bytes()).map_err(err(&tmp))?;
     drop(f);
     std::fs::rename(&tmp, page).map_err(err(page))
-}
-
-/// Milliseconds since the epoch as `YYYY-MM-DD HH:MM:SS UTC` (civil-from-days, proleptic
-/// Gregorian; no time-zone database needed).
-pub(crate) fn utc(unix_ms: u64) -> String {
-    let secs = unix_ms / 1000;
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn utc_dates_are_civil() {
-        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00 UTC");
-        assert_eq!(utc(1_796_245_199_000), "2026-12-02 20:59:59 UTC");
-    }
 }

@@ -96,7 +96,7 @@ fn cut(s: &str) -> String {
 }
 
 /// A numeric column as f64 values (nulls as NaN); `None` for other types.
-fn numbers(col: &ArrayRef) -> Option<Vec<f64>> {
+pub(crate) fn numbers(col: &ArrayRef) -> Option<Vec<f64>> {
     if !col.data_type().is_numeric() {
         return None;
     }
