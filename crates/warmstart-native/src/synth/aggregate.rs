@@ -13,13 +13,19 @@
 //!   again; NaN if never);
 //! - `crossings` (when `axis` is set and `summary` exists): per group of the other
 //!   coordinates, the linearly interpolated values of `axis` where final_risk − weak_risk
-//!   changes sign: group, axis, crossing, to_success (true when W2SG holds above it).
+//!   changes sign: group, axis, crossing, to_success (true when W2SG holds above it);
+//! - with `over = ["rep", …]`, the same tables reduced over those axes ([`super::reduce`]):
+//!   `summary_stats` (per remaining coordinates: n and each column's mean, std, sem, min,
+//!   max) and `rows_stats` (per remaining coordinates and time `t` — or `step` — when the
+//!   rows have one: a trajectory's mean ± sem over seeds).
+//!
+//! Coordinate columns are Int64 for integer axes, Float64 for other numeric ones.
 
 use std::collections::BTreeMap;
 
 use arrow_array::{Array, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use warmstart_engine::{
-    Determinism, EngineError, KindSpec, ParamSpec, StageOutput, StageRequest, Value,
+    Determinism, EngineError, KindSpec, ParamSpec, ParamType, StageOutput, StageRequest, Value,
 };
 
 use super::common::{Col, batch, col_f64, table};
@@ -31,6 +37,8 @@ pub fn spec() -> KindSpec {
         params: vec![
             ParamSpec::string("table", "Input table to gather.").default("trajectory"),
             ParamSpec::string("axis", "Sweep axis along which to locate W2SG crossings (\"\" = none).").default(""),
+            ParamSpec::list("over", ParamType::Str, "Axes to reduce over (e.g. [\"rep\"]): adds summary_stats and rows_stats with mean, std, sem, min, max and n per remaining coordinates.")
+                .default(Value::List(Vec::new())),
         ],
         determinism: Determinism::Deterministic,
         min_inputs: 1,
@@ -55,7 +63,16 @@ fn coord_columns(axes: &[String], per_row: &[&[(String, Value)]]) -> Vec<(String
                 .iter()
                 .map(|c| c.iter().find(|(a, _)| a == axis).map(|(_, v)| v))
                 .collect();
-            let col = if vals.iter().all(|v| v.and_then(Value::as_f64).is_some()) {
+            let col = if vals.iter().all(|v| matches!(v, Some(Value::Int(_)))) {
+                Col::I64(
+                    vals.iter()
+                        .map(|v| match v {
+                            Some(Value::Int(i)) => *i,
+                            _ => 0,
+                        })
+                        .collect(),
+                )
+            } else if vals.iter().all(|v| v.and_then(Value::as_f64).is_some()) {
                 Col::F64(
                     vals.iter()
                         .map(|v| v.and_then(Value::as_f64).unwrap_or(f64::NAN))
@@ -183,6 +200,35 @@ fn summarize(b: &RecordBatch) -> Result<Option<Summary>, EngineError> {
     }))
 }
 
+/// The `over` axes, each checked to be a coordinate of the inputs.
+fn over_axes(req: &StageRequest, axes: &[String]) -> Result<Vec<String>, EngineError> {
+    let Some(Value::List(list)) = req.opt("over") else {
+        return Ok(Vec::new());
+    };
+    let mut over = Vec::new();
+    for v in list {
+        let name = match v {
+            Value::Str(s) => s.clone(),
+            other => other.to_string(),
+        };
+        if !axes.contains(&name) {
+            return Err(EngineError::param(
+                "over",
+                format!(
+                    "`{name}` is not a coordinate of the gathered instances (they have: {}); gather it first (`gather = [\"{name}\", …]`)",
+                    if axes.is_empty() {
+                        "none".to_string()
+                    } else {
+                        axes.join(", ")
+                    }
+                ),
+            ));
+        }
+        over.push(name);
+    }
+    Ok(over)
+}
+
 pub fn run(req: &StageRequest) -> Result<StageOutput, EngineError> {
     let name = req.str("table")?;
     let mut axes: Vec<String> = Vec::new();
@@ -237,7 +283,22 @@ pub fn run(req: &StageRequest) -> Result<StageOutput, EngineError> {
             .filter(|(c, _)| !axes.contains(c) && c != "stage"),
     );
     let mut out = StageOutput::default();
-    out.push("rows", batch(rows_cols)?);
+    let over = over_axes(req, &axes)?;
+    let rows_batch = batch(rows_cols)?;
+    if !over.is_empty() {
+        let time = ["t", "step"]
+            .into_iter()
+            .find(|c| rows_batch.column_by_name(c).is_some());
+        let mut group: Vec<String> = axes.iter().filter(|a| !over.contains(a)).cloned().collect();
+        group.extend(time.map(str::to_string));
+        let mut drop = over.clone();
+        drop.extend(["stage", "t", "step"].map(String::from));
+        out.push(
+            "rows_stats",
+            super::reduce::reduce(&rows_batch, &group, &drop)?,
+        );
+    }
+    out.push("rows", rows_batch);
 
     // summary
     let mut sums = Vec::new();
@@ -280,7 +341,17 @@ pub fn run(req: &StageRequest) -> Result<StageOutput, EngineError> {
     ] {
         cols.push((n.to_string(), c));
     }
-    out.push("summary", batch(cols)?);
+    let summary = batch(cols)?;
+    if !over.is_empty() {
+        let group: Vec<String> = axes.iter().filter(|a| !over.contains(a)).cloned().collect();
+        let mut drop = over.clone();
+        drop.push("stage".into());
+        out.push(
+            "summary_stats",
+            super::reduce::reduce(&summary, &group, &drop)?,
+        );
+    }
+    out.push("summary", summary);
 
     // crossings
     let axis = req.str("axis")?;
@@ -381,6 +452,47 @@ mod tests {
         assert_eq!(x.len(), 1);
         assert!((x[0] - 0.2).abs() < 1e-12);
         assert_eq!(col_str(c, "axis").unwrap(), vec!["alpha"]);
+    }
+
+    #[test]
+    fn over_reduces_seeds_and_integer_axes_stay_integers() {
+        let at = |alpha: f64, rep: i64| {
+            vec![
+                ("alpha".into(), Value::Float(alpha)),
+                ("rep".into(), Value::Int(rep)),
+            ]
+        };
+        let inputs = vec![
+            testing::input("ft", traj(&[0.8, 0.6], &[1.0, 0.9]), at(0.1, 0)),
+            testing::input("ft", traj(&[0.8, 0.4], &[1.0, 0.7]), at(0.1, 1)),
+            testing::input("ft", traj(&[0.8, 0.9], &[1.0, 1.2]), at(0.3, 0)),
+            testing::input("ft", traj(&[0.8, 0.7], &[1.0, 1.1]), at(0.3, 1)),
+        ];
+        let over = Value::List(vec![Value::Str("rep".into())]);
+        let req = testing::request(spec(), &[("over", over)], inputs.clone());
+        let out = run(&req).unwrap();
+        let rows = testing::table(&out, "rows");
+        assert_eq!(
+            rows.column_by_name("rep").unwrap().data_type(),
+            &arrow_schema::DataType::Int64
+        );
+        let s = testing::table(&out, "summary_stats");
+        assert_eq!(col_f64(s, "alpha").unwrap(), vec![0.1, 0.3]);
+        let mean = col_f64(s, "final_dist2_mean").unwrap();
+        assert!((mean[0] - 0.5).abs() < 1e-12 && (mean[1] - 0.8).abs() < 1e-12);
+        let sem = col_f64(s, "final_dist2_sem").unwrap();
+        // std of {0.6, 0.4} = √0.02; sem = std/√2 = 0.1.
+        assert!((sem[0] - 0.1).abs() < 1e-12, "{sem:?}");
+        assert_eq!(col_f64(s, "w2sg_mean").unwrap(), vec![1.0, 0.0]);
+        assert!(s.column_by_name("rep").is_none());
+        // Trajectories: mean over seeds per (alpha, t).
+        let r = testing::table(&out, "rows_stats");
+        assert_eq!(r.num_rows(), 4);
+        assert_eq!(col_f64(r, "dist2_mean").unwrap()[1], 0.5);
+        // An axis the inputs do not have is a param error that names the ones they do.
+        let bad = Value::List(vec![Value::Str("seed".into())]);
+        let err = run(&testing::request(spec(), &[("over", bad)], inputs)).unwrap_err();
+        assert!(err.to_string().contains("alpha, rep"), "{err}");
     }
 
     #[test]

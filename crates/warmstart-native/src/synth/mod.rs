@@ -18,6 +18,7 @@ pub mod generate;
 pub mod landscape;
 pub mod plot;
 pub mod pretrain;
+pub mod reduce;
 pub mod ridge;
 pub mod weak_label;
 

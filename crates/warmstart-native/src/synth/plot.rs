@@ -16,6 +16,7 @@ use std::sync::Once;
 
 use arrow_array::{Array, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use warmstart_engine::{
     Determinism, EngineError, KindSpec, ParamSpec, StageInput, StageOutput, StageRequest, Value,
@@ -36,7 +37,8 @@ pub fn spec() -> KindSpec {
             ParamSpec::string("x", "Column for the x axis."),
             ParamSpec::string("y", "Column for the y axis; `a,b` plots several columns, one series each."),
             ParamSpec::string("series", "Column or coordinate that splits lines (\"\" = one line).").default(""),
-            ParamSpec::any("baseline", "Dashed horizontal line: a column name (first value) or a number (\"\" = none).").default(""),
+            ParamSpec::any("baseline", "Dashed baseline: a number (a horizontal line), or a column name — a horizontal line when the column is constant, else a dashed curve through its value at each x (e.g. 2 − 2ρ against ρ) (\"\" = none).").default(""),
+            ParamSpec::string("y_err", "Column(s) of a symmetric error of y, one per y column (e.g. `final_dist2_sem` from aggregate's `over`): a shaded band around each line, or error bars on points (\"\" = none).").default(""),
             ParamSpec::string("baseline_label", "Legend text of the baseline.").default("baseline"),
             ParamSpec::boolean("log_x", "Logarithmic x axis (x = 0 is drawn at half the smallest positive x, and the axis label says so; negative x are left out).").default(false),
             ParamSpec::boolean("log_y", "Logarithmic y axis.").default(false),
@@ -104,7 +106,11 @@ fn series_key(
 
 struct Data {
     series: Vec<(String, Vec<(f64, f64)>)>,
+    /// Per series (same order), (x, y − e, y + e) where `y_err` gives e.
+    bands: Vec<Vec<(f64, f64, f64)>>,
     baseline: Option<f64>,
+    /// A baseline that varies with x: (x, value), sorted by x.
+    baseline_curve: Vec<(f64, f64)>,
     /// `name = value` pairs of the `annotate` table's first row.
     note: Option<String>,
     /// On a log x axis, where x = 0 is drawn (see [`log_scale_x`]).
@@ -172,6 +178,8 @@ fn collect(req: &StageRequest) -> Result<Data, EngineError> {
         _ => None,
     };
     let mut any = false;
+    let mut err: BTreeMap<String, Vec<(f64, f64, f64)>> = BTreeMap::new();
+    let mut curve: Vec<(f64, f64)> = Vec::new();
     for input in &req.inputs {
         let b = if name.is_empty() {
             input.table(None)
@@ -187,10 +195,36 @@ fn collect(req: &StageRequest) -> Result<Data, EngineError> {
             baseline = col_f64(b, bc)?.first().copied();
         }
         let xs = col_f64(b, xc)?;
+        if let Some(Value::Str(bc)) = req.opt("baseline")
+            && !bc.is_empty()
+        {
+            let bs = col_f64(b, bc)?;
+            curve.extend(xs.iter().copied().zip(bs));
+        }
         // `y = "a,b"` plots several columns, one series each (named by the column).
         let y_cols: Vec<&str> = yc.split(',').map(str::trim).collect();
-        for y_col in &y_cols {
+        let e_cols: Vec<&str> = req
+            .str("y_err")?
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
+        if !e_cols.is_empty() && e_cols.len() != y_cols.len() {
+            return Err(EngineError::param(
+                "y_err",
+                format!(
+                    "names {} column(s) for {} y column(s); give one error column per y column, in the same order",
+                    e_cols.len(),
+                    y_cols.len()
+                ),
+            ));
+        }
+        for (k, y_col) in y_cols.iter().enumerate() {
             let ys = col_f64(b, y_col)?;
+            let es = match e_cols.get(k) {
+                Some(c) => Some(col_f64(b, c)?),
+                None => None,
+            };
             for (row, (&x, &y)) in xs.iter().zip(&ys).enumerate() {
                 let mut key = series_key(input, b, sc, row)?;
                 if y_cols.len() > 1 {
@@ -202,6 +236,19 @@ fn collect(req: &StageRequest) -> Result<Data, EngineError> {
                 }
                 if !map.contains_key(&key) {
                     order.push(key.clone());
+                }
+                if let Some(e) = es.as_ref().map(|es| es[row])
+                    && x.is_finite()
+                    && y.is_finite()
+                    && e.is_finite()
+                    && (!lx || x >= 0.0)
+                {
+                    let (lo, hi) = if ly {
+                        ((y - e).max(y * 1e-3).log10(), (y + e).log10())
+                    } else {
+                        (y - e, y + e)
+                    };
+                    err.entry(key.clone()).or_default().push((x, lo, hi));
                 }
                 // x goes to log scale below, once the smallest positive x is known.
                 let y = if ly { y.log10() } else { y };
@@ -216,7 +263,17 @@ fn collect(req: &StageRequest) -> Result<Data, EngineError> {
     if !any {
         return Err(EngineError::Input(format!("no input has a `{name}` table")));
     }
-    let zero_at = if lx { log_scale_x(&mut map) } else { None };
+    let zero_at = if lx {
+        let z = log_scale_x(&mut map);
+        for pts in err.values_mut() {
+            log_x_in_place(pts.iter_mut().map(|p| &mut p.0), z);
+            pts.retain(|p| p.0.is_finite());
+        }
+        log_x_in_place(curve.iter_mut().map(|p| &mut p.0), z);
+        z
+    } else {
+        None
+    };
     // Numeric series labels are ordered numerically, others by first appearance.
     if order.iter().all(|k| k.parse::<f64>().is_ok()) {
         order.sort_by(|a, b| {
@@ -225,6 +282,14 @@ fn collect(req: &StageRequest) -> Result<Data, EngineError> {
                 .total_cmp(&b.parse::<f64>().unwrap_or(0.0))
         });
     }
+    let bands = order
+        .iter()
+        .map(|k| {
+            let mut b = err.remove(k).unwrap_or_default();
+            b.sort_by(|a, b| a.0.total_cmp(&b.0));
+            b
+        })
+        .collect();
     let series = order
         .into_iter()
         .map(|k| {
@@ -233,16 +298,46 @@ fn collect(req: &StageRequest) -> Result<Data, EngineError> {
             (k, pts)
         })
         .collect();
+    // A baseline column that varies is drawn as a curve through its values.
+    curve.retain(|p| p.0.is_finite() && p.1.is_finite());
+    curve.sort_by(|a, b| a.0.total_cmp(&b.0));
+    curve.dedup_by(|a, b| a.0 == b.0);
+    let varies = curve.windows(2).any(|w| w[0].1 != w[1].1);
+    let baseline_curve = if varies {
+        curve
+            .into_iter()
+            .map(|(x, b)| (x, if ly { b.log10() } else { b }))
+            .filter(|p| p.1.is_finite())
+            .collect()
+    } else {
+        Vec::new()
+    };
     let baseline = baseline
         .map(|b| if ly { b.log10() } else { b })
         .filter(|b| b.is_finite());
     let note = annotation(req, req.str("annotate")?)?;
     Ok(Data {
         series,
-        baseline,
+        bands,
+        baseline: if varies { None } else { baseline },
+        baseline_curve,
         note,
         zero_at,
     })
+}
+
+/// Log10 of each x in place; x = 0 goes to `zero_at` (see [`log_scale_x`]), negatives to NaN.
+fn log_x_in_place<'a>(xs: impl Iterator<Item = &'a mut f64>, zero_at: Option<f64>) {
+    for x in xs {
+        *x = if *x > 0.0 {
+            *x
+        } else if *x == 0.0 {
+            zero_at.unwrap_or(f64::NAN)
+        } else {
+            f64::NAN
+        }
+        .log10();
+    }
 }
 
 /// Put every series' x on a log10 scale. x = 0 (step 0 of a log-spaced checkpoint suite,
@@ -253,14 +348,7 @@ fn log_scale_x(map: &mut BTreeMap<String, Vec<(f64, f64)>>) -> Option<f64> {
     let min_pos = xs().filter(|&x| x > 0.0).fold(f64::INFINITY, f64::min);
     let zero_at = (xs().any(|x| x == 0.0) && min_pos.is_finite()).then_some(min_pos / 2.0);
     for pts in map.values_mut() {
-        for p in pts.iter_mut() {
-            p.0 = if p.0 > 0.0 {
-                p.0
-            } else {
-                zero_at.unwrap_or(f64::NAN)
-            }
-            .log10();
-        }
+        log_x_in_place(pts.iter_mut().map(|p| &mut p.0), zero_at);
         pts.retain(|p| p.0.is_finite());
     }
     zero_at
@@ -321,6 +409,34 @@ fn tick(v: f64, log: bool) -> String {
     }
 }
 
+/// A series' error: a translucent band between y − e and y + e (lines), or vertical bars
+/// (points).
+fn draw_band<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    band: &[(f64, f64, f64)],
+    color: RGBColor,
+    points: bool,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    if band.is_empty() {
+        return Ok(());
+    }
+    if points {
+        chart.draw_series(
+            band.iter().map(|&(x, lo, hi)| {
+                PathElement::new(vec![(x, lo), (x, hi)], color.stroke_width(1))
+            }),
+        )?;
+        return Ok(());
+    }
+    let mut outline: Vec<(f64, f64)> = band.iter().map(|&(x, lo, _)| (x, lo)).collect();
+    outline.extend(band.iter().rev().map(|&(x, _, hi)| (x, hi)));
+    chart.draw_series(std::iter::once(Polygon::new(
+        outline,
+        color.mix(0.2).filled(),
+    )))?;
+    Ok(())
+}
+
 fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     data: &Data,
@@ -333,6 +449,8 @@ fn draw<DB: DrawingBackend>(
         data.series
             .iter()
             .flat_map(|s| s.1.iter().map(|p| p.1))
+            .chain(data.bands.iter().flatten().flat_map(|b| [b.1, b.2]))
+            .chain(data.baseline_curve.iter().map(|p| p.1))
             .chain(data.baseline),
     );
     // With an annotation, the title and the annotation get a header band of their own:
@@ -372,6 +490,9 @@ fn draw<DB: DrawingBackend>(
         .draw()
         .map_err(err)?;
     let mut legend = false;
+    for (k, band) in data.bands.iter().enumerate() {
+        draw_band(&mut chart, band, COLORS[k % COLORS.len()], l.points).map_err(err)?;
+    }
     for (k, (name, pts)) in data.series.iter().enumerate() {
         let color = COLORS[k % COLORS.len()];
         let s = if l.points {
@@ -402,6 +523,20 @@ fn draw<DB: DrawingBackend>(
                 .draw_series(DashedLineSeries::new(line, 6, 4, color.stroke_width(1)))
                 .map_err(err)?;
         }
+    }
+    if !data.baseline_curve.is_empty() {
+        let style = ShapeStyle::from(&BLACK).stroke_width(2);
+        chart
+            .draw_series(DashedLineSeries::new(
+                data.baseline_curve.clone(),
+                8,
+                6,
+                style,
+            ))
+            .map_err(err)?
+            .label(l.baseline.clone())
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
+        legend = true;
     }
     if let Some(b) = data.baseline {
         let style = ShapeStyle::from(&BLACK).stroke_width(2);
@@ -530,6 +665,58 @@ mod tests {
         map.insert("a".to_string(), vec![(10.0, 1.0)]);
         assert_eq!(log_scale_x(&mut map), None);
         assert_eq!(map["a"], vec![(1.0, 1.0)]);
+    }
+
+    #[test]
+    fn error_bands_and_a_baseline_that_varies_with_x() {
+        let t = table(vec![
+            ("rho", Col::F64(vec![0.3, 0.6, 0.9])),
+            ("err_mean", Col::F64(vec![1.2, 0.8, 0.3])),
+            ("err_sem", Col::F64(vec![0.1, 0.05, 0.02])),
+            ("weak", Col::F64(vec![1.4, 0.8, 0.2])),
+        ])
+        .unwrap();
+        let mut o = StageOutput::default();
+        o.push("summary_stats", t);
+        let params = |y_err: &str| {
+            vec![
+                ("table", Value::Str("summary_stats".into())),
+                ("x", Value::Str("rho".into())),
+                ("y", Value::Str("err_mean".into())),
+                ("y_err", Value::Str(y_err.into())),
+                ("baseline", Value::Str("weak".into())),
+            ]
+        };
+        let inputs = || vec![testing::input("s", o.clone(), vec![])];
+        let req = testing::request(spec(), &params("err_sem"), inputs());
+        let data = collect(&req).unwrap();
+        let expect = [(0.3, 1.2, 0.1), (0.6, 0.8, 0.05), (0.9, 0.3, 0.02)];
+        for (got, (x, y, e)) in data.bands[0].iter().zip(expect) {
+            assert_eq!(got.0, x);
+            assert!(
+                (got.1 - (y - e)).abs() < 1e-12 && (got.2 - (y + e)).abs() < 1e-12,
+                "{got:?}"
+            );
+        }
+        assert_eq!(
+            data.baseline_curve,
+            vec![(0.3, 1.4), (0.6, 0.8), (0.9, 0.2)]
+        );
+        assert_eq!(
+            data.baseline, None,
+            "a varying baseline is a curve, not a line"
+        );
+        let svg = String::from_utf8(
+            read_files_table(&run(&req).unwrap().tables[0].batch).unwrap()[0]
+                .1
+                .clone(),
+        )
+        .unwrap();
+        assert!(svg.contains("<polygon"), "the band is drawn");
+        // Two error columns for one y column is an error that says what to give.
+        let bad = testing::request(spec(), &params("err_sem, weak"), inputs());
+        let e = collect(&bad).err().unwrap().to_string();
+        assert!(e.contains("one error column per y column"), "{e}");
     }
 
     #[test]
