@@ -160,6 +160,36 @@ fn random_init_stays_near_two() {
 }
 
 #[test]
+fn rho_seeds_mean_and_sem_over_seeds_against_two_minus_two_rho() {
+    // Shipped size (≈ 1 s in a debug build): the claim is about the spread over its seeds.
+    let (p, file) = run_reduced("rho-seeds", &[]);
+    let s = show(&p, &file, "summary", Some("summary_stats"));
+    assert_eq!(s.len(), 4, "one row per ρ: {s:?}");
+    for r in &s {
+        assert_eq!(r["n"], 5, "five seeds per point: {r}");
+        let (mean, sem) = (f(r, "final_dist2_mean"), f(r, "final_dist2_sem"));
+        assert!(sem > 0.0 && sem < 0.2, "{r}");
+        assert!(
+            (f(r, "final_dist2_min") - 1e-12..=f(r, "final_dist2_max") + 1e-12).contains(&mean)
+        );
+        let weak = 2.0 - 2.0 * f(r, "rho");
+        assert!(
+            (f(r, "weak_dist2_mean") - weak).abs() < 0.1,
+            "the weak level is 2 − 2ρ: {r}"
+        );
+    }
+    // A poor supervisor is beaten by more than 2 sem; a good one (ρ = 0.9) is not.
+    for rho in [0.3, 0.5] {
+        let r = at(&s, &[("rho", rho)]);
+        let gap = f(r, "weak_dist2_mean") - f(r, "final_dist2_mean");
+        assert!(gap > 2.0 * f(r, "final_dist2_sem"), "ρ = {rho}: {r}");
+    }
+    let r = at(&s, &[("rho", 0.9)]);
+    assert!(f(r, "final_dist2_mean") > f(r, "weak_dist2_mean"), "{r}");
+    assert_figure(&p, &file, "figure", "rho-seeds");
+}
+
+#[test]
 fn c3_lambda_phase_transition_at_detectability() {
     let (p, file) = run_reduced(
         "c3-lambda",
