@@ -303,6 +303,10 @@ fn start(
         sched.on_cached(i, key, digest);
         return;
     }
+    // The same key is being computed by another node of this run: wait for it.
+    if !volatile && sched.join_twin(i, key) {
+        return;
+    }
     if sched.dispatch(i, key) == Dispatch::GpuBusy {
         return;
     }

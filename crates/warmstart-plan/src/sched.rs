@@ -17,6 +17,11 @@
 //! had counted it is put back to waiting, whatever state it had reached — this is what
 //! keeps a corrupt input read by several concurrent users from stranding any of them.
 //!
+//! Identical instances run once: a node whose key equals that of a node already running
+//! (a stage swept over an axis its params do not use) becomes that node's *twin*
+//! ([`Scheduler::join_twin`]): it takes no slot and, when the leader ends, is done with the
+//! same output (reported `cached`) or fails with the leader's error.
+//!
 //! A node that never ran carries a [`SkipReason`]: an upstream failure, `--fail-fast`, a
 //! cancellation, or (a bug) `Internal`.
 
@@ -53,6 +58,8 @@ enum NodeState {
     /// All inputs done; queued (or parked until its GPU is free).
     Ready,
     Running,
+    /// Waits for the running node with the same key (its leader) to end.
+    Twin,
     /// Ran or found in the cache. Its output is read from memory while
     /// `Scheduler::outputs` holds it (computed in this run), from the cache otherwise.
     Done {
@@ -132,6 +139,10 @@ pub struct Scheduler<O> {
     finals: Vec<Option<Event>>,
     finish_order: Vec<usize>,
     outbox: Vec<Progress>,
+    /// The running node computing each key (for twins to join).
+    leaders: HashMap<CacheKey, usize>,
+    /// Twins waiting on each leader.
+    twins: HashMap<usize, Vec<usize>>,
 }
 
 impl<O: Clone> Scheduler<O> {
@@ -174,6 +185,8 @@ impl<O: Clone> Scheduler<O> {
             finals: vec![None; n],
             finish_order: Vec::new(),
             outbox: Vec::new(),
+            leaders: HashMap::new(),
+            twins: HashMap::new(),
             topo,
         }
     }
@@ -244,16 +257,61 @@ impl<O: Clone> Scheduler<O> {
         }
         self.keys[i] = Some(key);
         self.state[i] = NodeState::Running;
+        self.leaders.insert(key, i);
         self.running += 1;
         self.used_slots += self.slots(i);
         self.outbox.push(Progress::Started { node: i });
         Dispatch::Submit
     }
 
+    /// `i` (from [`next_ready`](Self::next_ready), not found in the cache) has the same
+    /// `key` as a node running now: it waits for that node instead of computing the same
+    /// entry again (returns `true`); `false` when no node runs under `key`.
+    pub fn join_twin(&mut self, i: usize, key: CacheKey) -> bool {
+        let Some(&leader) = self.leaders.get(&key) else {
+            return false;
+        };
+        if leader == i || !matches!(self.state[leader], NodeState::Running) {
+            return false;
+        }
+        self.keys[i] = Some(key);
+        self.state[i] = NodeState::Twin;
+        self.twins.entry(leader).or_default().push(i);
+        true
+    }
+
     /// A running node finished (ran, found its entry, or failed).
     pub fn on_finished(&mut self, i: usize, key: CacheKey, outcome: JobOutcome<O>, ms: u64) {
         self.release_resources(i);
         self.keys[i] = Some(key);
+        if self.leaders.get(&key) == Some(&i) {
+            self.leaders.remove(&key);
+        }
+        let twins = self.twins.remove(&i).unwrap_or_default();
+        match &outcome {
+            JobOutcome::Ok { digest, output, .. } => {
+                for &t in &twins {
+                    if let Some(o) = output {
+                        self.outputs.insert(t, o.clone());
+                    }
+                    self.set_done(t, key, *digest);
+                    self.report(t, Status::Cached, 0, None, None);
+                    self.release_users(t);
+                    self.drop_output_if_unneeded(t);
+                    self.finish_inputs(t);
+                }
+            }
+            JobOutcome::Failed(e) => {
+                let why = format!(
+                    "not run: it has the same key as `{}` (its params do not tell them apart), which failed: {e}",
+                    self.label(i)
+                );
+                for &t in &twins {
+                    self.fail(t, why.clone(), 0);
+                    self.finish_inputs(t);
+                }
+            }
+        }
         match outcome {
             JobOutcome::Ok {
                 status,
@@ -299,6 +357,7 @@ impl<O: Clone> Scheduler<O> {
     /// recomputed; `i` runs again once `j` is done. After [`MAX_INVALIDATIONS`] of one input, `i` fails instead.
     pub fn on_input_corrupt(&mut self, i: usize, j: usize, reason: &str) -> Option<CacheKey> {
         self.release_resources(i);
+        self.release_twins(i);
         let mut remove = None;
         match self.state[j].clone() {
             // Computed in this run and still in memory: `i` simply reads it from there.
@@ -354,14 +413,17 @@ impl<O: Clone> Scheduler<O> {
         }
         self.stop = Some(Stop::Cancelled);
         self.release_resources(i);
-        self.state[i] = NodeState::Skipped;
-        self.report(
-            i,
-            Status::Skipped,
-            0,
-            None,
-            Some(SkipReason::Detached { job }),
-        );
+        if let Some(k) = self.keys[i]
+            && self.leaders.get(&k) == Some(&i)
+        {
+            self.leaders.remove(&k);
+        }
+        let twins = self.twins.remove(&i).unwrap_or_default();
+        for n in std::iter::once(i).chain(twins) {
+            self.state[n] = NodeState::Skipped;
+            let why = SkipReason::Detached { job: job.clone() };
+            self.report(n, Status::Skipped, 0, None, Some(why));
+        }
     }
 
     /// Ctrl-C: stop dispatching; running stages finish and are recorded.
@@ -393,7 +455,7 @@ impl<O: Clone> Scheduler<O> {
         for i in 0..self.state.len() {
             if matches!(
                 self.state[i],
-                NodeState::Waiting | NodeState::Ready | NodeState::Running
+                NodeState::Waiting | NodeState::Ready | NodeState::Running | NodeState::Twin
             ) {
                 self.state[i] = NodeState::Skipped;
                 self.report(i, Status::Skipped, 0, None, Some(why.clone()));
@@ -416,6 +478,20 @@ impl<O: Clone> Scheduler<O> {
             }
         }
         (summary, std::mem::take(&mut self.outbox))
+    }
+
+    /// `i` will not produce its key's entry now (it waits for a recomputed input): its
+    /// twins go back to the queue and compute their keys again when they start.
+    fn release_twins(&mut self, i: usize) {
+        if let Some(k) = self.keys[i]
+            && self.leaders.get(&k) == Some(&i)
+        {
+            self.leaders.remove(&k);
+        }
+        for t in self.twins.remove(&i).unwrap_or_default() {
+            self.state[t] = NodeState::Waiting;
+            self.recount(t);
+        }
     }
 
     fn slots(&self, i: usize) -> usize {

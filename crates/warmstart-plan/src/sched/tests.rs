@@ -352,3 +352,70 @@ fn a_detached_node_ends_skipped_with_its_job_and_the_run_stops_dispatching() {
     );
     assert!(summary.interrupted);
 }
+
+/// Offer everything ready under one shared key: the first runs, the rest join it.
+fn dispatch_shared(s: &mut Scheduler<u32>, k: CacheKey) -> (Vec<usize>, Vec<usize>) {
+    let (mut run, mut twin) = (Vec::new(), Vec::new());
+    while let Some(i) = s.next_ready() {
+        if s.join_twin(i, k) {
+            twin.push(i);
+        } else if s.dispatch(i, k) == Dispatch::Submit {
+            run.push(i);
+        }
+    }
+    (run, twin)
+}
+
+#[test]
+fn identical_instances_run_once_and_the_twins_are_cached() {
+    // 0, 1, 2 share a key; 3 reads 1.
+    let mut s = Scheduler::new(topo(vec![vec![], vec![], vec![], vec![1]]), 4, false);
+    let (run, twin) = dispatch_shared(&mut s, key(9));
+    assert_eq!((run, twin), (vec![0], vec![1, 2]));
+    assert_eq!(s.running, 1, "twins take no slot");
+    s.on_finished(0, key(9), ran(10), 5);
+    // 1's user reads the leader's output from memory.
+    assert_eq!(dispatch_all(&mut s), vec![3]);
+    assert!(matches!(
+        s.input_sources(3).unwrap()[0],
+        (1, InputSource::Memory(10))
+    ));
+    s.on_finished(3, key(3), ran(13), 5);
+    let (sum, _) = s.finish(1);
+    assert_eq!((sum.ran, sum.cached), (2, 2));
+    assert_eq!(status_of(&sum, 2).0, Status::Cached);
+}
+
+#[test]
+fn twins_of_a_failed_leader_fail_with_its_error_and_skip_their_users() {
+    let mut s = Scheduler::new(topo(vec![vec![], vec![], vec![1]]), 4, false);
+    dispatch_shared(&mut s, key(9));
+    s.on_finished(0, key(9), JobOutcome::Failed("boom".into()), 5);
+    let (sum, _) = s.finish(1);
+    let e = sum.events.iter().find(|e| e.node == 1).unwrap();
+    assert_eq!(e.status, Status::Failed);
+    assert!(
+        e.error.as_deref().unwrap().contains("same key as `n0`")
+            && e.error.as_deref().unwrap().contains("boom")
+    );
+    assert_eq!(status_of(&sum, 2).0, Status::Skipped);
+}
+
+#[test]
+fn twins_of_a_leader_sent_back_for_a_corrupt_input_start_again() {
+    // 0 is cached; 1 and 2 read it and share a key.
+    let mut s = Scheduler::new(topo(vec![vec![], vec![0], vec![0]]), 4, false);
+    let i = s.next_ready().unwrap();
+    s.on_cached(i, key(0), digest(0));
+    let (run, twin) = dispatch_shared(&mut s, key(9));
+    assert_eq!((run, twin), (vec![1], vec![2]));
+    assert_eq!(s.on_input_corrupt(1, 0, "bad"), Some(key(0)));
+    // 0 runs again; then 1 and 2 are both offered again.
+    assert_eq!(dispatch_all(&mut s), vec![0]);
+    s.on_finished(0, key(0), ran(1), 5);
+    let (run, twin) = dispatch_shared(&mut s, key(9));
+    assert_eq!(run.len() + twin.len(), 2);
+    s.on_finished(run[0], key(9), ran(2), 5);
+    let (sum, _) = s.finish(1);
+    assert!(sum.success(), "{:?}", sum.events);
+}
