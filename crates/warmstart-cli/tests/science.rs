@@ -306,11 +306,9 @@ fn c3_delta_no_movement_sweet_spot_blow_up() {
 }
 
 #[test]
-fn c4_landscape_spike_turns_power_iteration_toward_w_star() {
-    let (p, file) = run_reduced(
-        "c4-landscape",
-        &[("d = 200", "d = 100"), ("iters = 30", "iters = 15")],
-    );
+fn c4_landscape_bounded_activation_shrinks_with_lambda() {
+    // Full d (λ = 1 needs ~10 power iterations to settle at N = 4d), fewer iterations.
+    let (p, file) = run_reduced("c4-landscape", &[("iters = 30", "iters = 12")]);
     let rows = show(&p, &file, "rows", None);
     let last = |lam: f64| {
         rows.iter()
@@ -319,14 +317,46 @@ fn c4_landscape_spike_turns_power_iteration_toward_w_star() {
             .unwrap()
             .clone()
     };
-    let (weak, strong) = (last(0.25), last(3.0));
+    let (a, b, c) = (last(0.25), last(1.0), last(3.0));
+    // The spike is found above the BBP threshold (0.5) only.
+    assert!(f(&a, "theta_deg") > 75.0, "{a}");
     assert!(
-        f(&strong, "theta_deg") < f(&weak, "theta_deg") - 20.0,
-        "{weak} vs {strong}"
+        f(&b, "theta_deg") < 55.0 && f(&c, "theta_deg") < 45.0,
+        "{b} {c}"
     );
-    assert!(f(&strong, "pull") > f(&weak, "pull"), "{weak} vs {strong}");
-    for stem in ["theta", "pull", "mu", "eps"] {
-        assert_figure(&p, &file, &format!("figure_{stem}"), &format!("c4-{stem}"));
+    // Paper: pull, μ and ε all shrink as λ grows. Holds from λ = 1 to λ = 3 ...
+    for col in ["pull", "mu", "eps"] {
+        assert!(f(&c, col) < f(&b, col), "{col}: {b} vs {c}");
+    }
+    // ... but not from λ = 0.25: below the threshold w stays near the equator, where an
+    // information-exponent-3 landscape is flat, so all three are > 10× smaller there.
+    for col in ["pull", "mu", "eps"] {
+        assert!(f(&a, col) < 0.1 * f(&b, col), "{col}: {a} vs {b}");
+    }
+    // Paper: in setting A (small λ) ε outpaces the pull. Holds.
+    assert!(f(&a, "eps") > f(&a, "pull"), "{a}");
+    // Paper: in B and C μ keeps a clear margin above ε. Does not: μ is within 10% of ε, and
+    // Eq. 2's restoring term μ·‖w − w*‖ stays below ε.
+    for r in [&b, &c] {
+        assert!((f(r, "mu") / f(r, "eps") - 1.0).abs() < 0.1, "{r}");
+        assert!(f(r, "mu_dist") < f(r, "eps"), "{r}");
+    }
+    // Where power iteration settles, R* is not locally convex: the Riemannian Hessian has a
+    // negative eigenvalue, and the curvature toward w* is negative too.
+    for r in [&a, &b, &c] {
+        let (h, k) = (f(r, "mu_hessian"), f(r, "geodesic_curvature"));
+        assert!(h < 0.0 && k < 0.0 && h <= k + 1e-9, "{r}");
+    }
+    for (stage, stem) in [
+        ("theta", "theta"),
+        ("pull", "pull"),
+        ("mu", "mu"),
+        ("mu_hessian", "mu-hessian"),
+        ("curvature", "curvature"),
+        ("eps", "eps"),
+        ("margin", "margin"),
+    ] {
+        assert_figure(&p, &file, &format!("figure_{stage}"), &format!("c4-{stem}"));
     }
 }
 

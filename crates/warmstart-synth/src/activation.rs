@@ -5,6 +5,15 @@
 //! 3 under the spiked input law). `ProjTanh` is σ(z) = tanh z − c z with c = E sech²(sZ),
 //! Z ~ N(0,1), computed by quadrature, which removes the linear (first Hermite) component
 //! under the same variance.
+//!
+//! `BoundedTanh` is the bounded hard concept of App. C.4: σ(z) = tanh(z/s) − k·tanh(z/(3s))
+//! with the same s. At the pre-activation scale, σ(sZ) = tanh Z − k·tanh(Z/3), so its
+//! Hermite coefficients do not depend on λ: it is odd (even coefficients vanish), and
+//! k = 3·E sech²Z / E sech²(Z/3) ≈ 2.0013 makes the first one vanish (E σ'(sZ) = 0), which
+//! leaves the third, ≈ −0.0434 in σ(sZ) = Σ_j c_j He_j(Z), as the leading one: information
+//! exponent 3. Unlike the He₃ family and `ProjTanh` it is bounded, |σ| < 1 + k, with
+//! |σ'| ≤ (1 + k/3)/s, so a larger λ (a wider pre-activation of w ≈ v) reaches its flat
+//! tails, the mechanism App. C.4 describes.
 
 use crate::error::{Result, SynthError};
 
@@ -14,6 +23,7 @@ pub enum ActivationKind {
     ShiftedHe3,
     He3,
     ProjTanh,
+    BoundedTanh,
     Relu,
     Gelu,
     Softplus,
@@ -26,6 +36,7 @@ impl ActivationKind {
         "shifted-he3",
         "he3",
         "proj-tanh",
+        "bounded-tanh",
         "relu",
         "gelu",
         "softplus",
@@ -37,6 +48,7 @@ impl ActivationKind {
             "shifted-he3" => Self::ShiftedHe3,
             "he3" => Self::He3,
             "proj-tanh" => Self::ProjTanh,
+            "bounded-tanh" => Self::BoundedTanh,
             "relu" => Self::Relu,
             "gelu" => Self::Gelu,
             "softplus" => Self::Softplus,
@@ -55,6 +67,7 @@ impl ActivationKind {
             Self::ShiftedHe3 => "shifted-he3",
             Self::He3 => "he3",
             Self::ProjTanh => "proj-tanh",
+            Self::BoundedTanh => "bounded-tanh",
             Self::Relu => "relu",
             Self::Gelu => "gelu",
             Self::Softplus => "softplus",
@@ -63,12 +76,16 @@ impl ActivationKind {
     }
 }
 
-/// An activation with its constant resolved (s² for shifted He₃, c for projected tanh).
+/// An activation with its constants resolved (s² for shifted He₃, c for projected tanh,
+/// k and s for the bounded tanh pair).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Activation {
     pub kind: ActivationKind,
-    /// s² for `ShiftedHe3`, c for `ProjTanh`, 0 otherwise.
+    /// s² for `ShiftedHe3`, c for `ProjTanh`, k for `BoundedTanh`, 0 otherwise.
     pub constant: f64,
+    /// 1/s for `BoundedTanh` (the pre-activation scale its argument is divided by), 1
+    /// otherwise.
+    pub inv_scale: f64,
 }
 
 const INV_SQRT_2: f64 = std::f64::consts::FRAC_1_SQRT_2;
@@ -92,9 +109,18 @@ impl Activation {
                     1.0 / (c * c)
                 })?
             }
+            ActivationKind::BoundedTanh => bounded_tanh_k()?,
             _ => 0.0,
         };
-        Ok(Activation { kind, constant })
+        let inv_scale = match kind {
+            ActivationKind::BoundedTanh => 1.0 / s2.sqrt(),
+            _ => 1.0,
+        };
+        Ok(Activation {
+            kind,
+            constant,
+            inv_scale,
+        })
     }
 
     /// σ(z).
@@ -104,6 +130,10 @@ impl Activation {
             ActivationKind::ShiftedHe3 => z * (z * z - 3.0 * self.constant),
             ActivationKind::He3 => z * (z * z - 3.0),
             ActivationKind::ProjTanh => z.tanh() - self.constant * z,
+            ActivationKind::BoundedTanh => {
+                let u = z * self.inv_scale;
+                u.tanh() - self.constant * (u / 3.0).tanh()
+            }
             ActivationKind::Relu => z.max(0.0),
             ActivationKind::Gelu => z * 0.5 * (1.0 + statrs::function::erf::erf(z * INV_SQRT_2)),
             // Stable log(1 + e^z).
@@ -121,6 +151,11 @@ impl Activation {
             ActivationKind::ProjTanh => {
                 let t = z.tanh();
                 1.0 - t * t - self.constant
+            }
+            ActivationKind::BoundedTanh => {
+                let u = z * self.inv_scale;
+                let (t1, t3) = (u.tanh(), (u / 3.0).tanh());
+                self.inv_scale * ((1.0 - t1 * t1) - self.constant / 3.0 * (1.0 - t3 * t3))
             }
             ActivationKind::Relu => {
                 if z > 0.0 {
@@ -140,6 +175,18 @@ impl Activation {
             }
         }
     }
+}
+
+/// k of `BoundedTanh`: 3·E sech²Z / E sech²(Z/3), so that E σ'(sZ) = 0 for every s (the
+/// two sech² expectations at unit scale; σ(sZ) does not depend on s).
+fn bounded_tanh_k() -> Result<f64> {
+    let sech2 = |x: f64| {
+        let c = x.cosh();
+        1.0 / (c * c)
+    };
+    let e1 = normal_expect_fine(1.0, sech2)?;
+    let e3 = normal_expect_fine(1.0, |z| sech2(z / 3.0))?;
+    Ok(3.0 * e1 / e3)
 }
 
 /// E f(Z), Z ~ N(0,1), by the trapezoid rule on [−12, 12] with step 1/(64·max(s,1)).
@@ -209,6 +256,68 @@ mod tests {
         let th = Activation::new(ActivationKind::ProjTanh, s2).unwrap();
         let m = normal_expect_fine(3.0, |z| th.df(s2.sqrt() * z)).unwrap();
         assert!(m.abs() < 1e-12, "{m}");
+    }
+
+    /// c_j of σ(sZ) = Σ_j c_j He_j(Z) (probabilists' Hermite polynomials, E He_j² = j!).
+    fn hermite_coefficients(act: &Activation, s: f64) -> Vec<f64> {
+        let he = |j: usize, z: f64| match j {
+            0 => 1.0,
+            1 => z,
+            2 => z * z - 1.0,
+            3 => z * (z * z - 3.0),
+            4 => z * z * (z * z - 6.0) + 3.0,
+            _ => z * (z * z * (z * z - 10.0) + 15.0),
+        };
+        let fact = [1.0, 1.0, 2.0, 6.0, 24.0, 120.0];
+        (0..6)
+            .map(|j| {
+                // Step 1/192 (scale 3), not the 1/64 that built k: an independent rule.
+                normal_expect_fine(3.0, |z| act.f(s * z) * he(j, z)).unwrap() / fact[j]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn bounded_tanh_has_information_exponent_three_at_every_scale() {
+        // s² = 1 + λα² for α = 0.8 and λ = 0, 0.25, 1, 3: the coefficients are the same,
+        // since σ(sZ) = tanh Z − k tanh(Z/3) whatever s is.
+        for s2 in [1.0, 1.16, 1.64, 2.92] {
+            let act = Activation::new(ActivationKind::BoundedTanh, s2).unwrap();
+            assert!(
+                (act.constant - 2.001_332_87).abs() < 1e-7,
+                "k = {}",
+                act.constant
+            );
+            let c = hermite_coefficients(&act, f64::sqrt(s2));
+            for j in [0, 1, 2, 4] {
+                assert!(c[j].abs() < 1e-12, "s² = {s2}: c_{j} = {}", c[j]);
+            }
+            assert!((c[3] + 0.043_449_7).abs() < 1e-6, "c_3 = {}", c[3]);
+            assert!((c[5] - 0.005_183_4).abs() < 1e-6, "c_5 = {}", c[5]);
+            // He₃ carries most of the variance E σ(sZ)² = Σ j!·c_j².
+            let var = normal_expect_fine(3.0, |z| act.f(f64::sqrt(s2) * z).powi(2)).unwrap();
+            assert!(
+                6.0 * c[3] * c[3] > 0.7 * var,
+                "{} of {var}",
+                6.0 * c[3] * c[3]
+            );
+        }
+    }
+
+    #[test]
+    fn bounded_tanh_is_odd_and_bounded_with_bounded_derivative() {
+        let s2 = 2.92;
+        let act = Activation::new(ActivationKind::BoundedTanh, s2).unwrap();
+        let k = act.constant;
+        for i in -4000..=4000 {
+            let z = i as f64 * 0.05;
+            assert_eq!(act.f(-z), -act.f(z));
+            assert!(act.f(z).abs() < 1.0 + k);
+            assert!(act.df(z).abs() <= (1.0 + k / 3.0) / s2.sqrt());
+        }
+        // Flat tails: σ → ∓(k − 1) and σ' → 0 far out.
+        assert!((act.f(200.0) + (k - 1.0)).abs() < 1e-12);
+        assert!(act.df(200.0).abs() < 1e-12);
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod quadrature;
 pub mod ridge;
 pub mod risk;
 pub mod rng;
+pub mod sphere;
 
 pub use activation::{Activation, ActivationKind};
 pub use error::SynthError;

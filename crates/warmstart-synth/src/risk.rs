@@ -171,7 +171,13 @@ mod tests {
     #[test]
     fn gradient_matches_finite_differences() {
         let q = GaussHermite::new(DEFAULT_QUAD_N).unwrap();
-        for name in ["shifted-he3", "proj-tanh", "gelu", "sigmoid"] {
+        for name in [
+            "shifted-he3",
+            "proj-tanh",
+            "bounded-tanh",
+            "gelu",
+            "sigmoid",
+        ] {
             let p = problem(ActivationKind::parse(name).unwrap(), 6);
             let w = some_w(&p);
             for t in [&p.w_star, &p.w_weak] {

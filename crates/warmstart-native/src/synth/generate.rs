@@ -1,7 +1,8 @@
 //! `generate`: draws a spiked single-index problem instance (w*, v, w_weak) from the seed.
 //!
 //! Params: `d`, `alpha`, `rho`, `lambda`, `activation`. Output tables: `meta` (one row:
-//! d, alpha, rho, lambda, activation, s2 = 1 + λα², act_constant = s² or c of proj-tanh)
+//! d, alpha, rho, lambda, activation, s2 = 1 + λα², act_constant = s² of shifted-he3, c of
+//! proj-tanh or k of bounded-tanh)
 //! and `problem` (one row per coordinate: i, w_star, v, w_weak).
 
 use warmstart_engine::{Determinism, EngineError, KindSpec, ParamSpec, StageOutput, StageRequest};
@@ -19,7 +20,7 @@ pub fn spec() -> KindSpec {
             ParamSpec::float("alpha", "Intrinsic task alignment α = ⟨v, w*⟩.").default(0.5).range(-1.0, 1.0),
             ParamSpec::float("rho", "Weak supervisor quality ρ = ⟨w_weak, w*⟩.").default(0.6).range(-1.0, 1.0),
             ParamSpec::float("lambda", "Spike strength λ: x ~ N(0, I + λvvᵀ).").default(0.0).min(0.0),
-            ParamSpec::string("activation", "σ: shifted-he3 (z³ − 3s²z, s² = 1 + λα²), he3, proj-tanh (tanh z − cz), relu, gelu, softplus, sigmoid.")
+            ParamSpec::string("activation", "σ: shifted-he3 (z³ − 3s²z, s² = 1 + λα²), he3, proj-tanh (tanh z − cz), bounded-tanh (tanh(z/s) − k·tanh(z/3s), k ≈ 2.0013: bounded, odd, no linear Hermite part), relu, gelu, softplus, sigmoid.")
                 .default("shifted-he3")
                 .choices(ActivationKind::NAMES),
         ],
