@@ -194,6 +194,15 @@ pub fn plan(
         }
     }
     let stale = plan.nodes.len() - fresh;
+    for g in warmstart::status::shared_keys(&rows) {
+        let axes: Vec<String> = g.axes.iter().map(|a| format!("`{a}`")).collect();
+        eprint_line(format_args!(
+            "warning: {} instances of `{}` share one key: its params do not use axis {} (a run computes it once; the others report cached)",
+            g.instances,
+            g.stage,
+            axes.join(", ")
+        ));
+    }
     if json_out {
         out.line(format_args!("{}",
             json!({"summary": {"experiment": plan.experiment.name, "stages": plan.nodes.len(), "fresh": fresh, "stale": stale}})

@@ -155,3 +155,54 @@ fn override_errors_point_at_the_override() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("nope"), "{}", stderr(&out));
 }
+
+#[test]
+fn instances_with_one_key_run_once_and_plan_says_why() {
+    let p = Project::new();
+    let exp = r#"
+[experiment]
+name = "twins"
+[sweep]
+rep = [0, 1, 2, 3]
+[stages.a]
+kind = "echo"
+value = "same for every rep"
+sweep = ["rep"]
+sleep_ms = 50
+"#;
+    p.write("e.toml", exp);
+    let plan = p.run(&["plan", "e.toml"]);
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    insta::assert_snapshot!("twins_plan_warning", stderr(&plan));
+    let out = p.run(&["run", "e.toml", "--json", "--jobs", "4"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ev = common::events(&out);
+    assert_eq!(common::with_status(&ev, "ran").len(), 1, "{ev:?}");
+    assert_eq!(common::with_status(&ev, "cached").len(), 3, "{ev:?}");
+    // Failing the same way: one runs and fails; the others say they share its key.
+    p.write(
+        "e.toml",
+        &exp.replace("sleep_ms = 50", "sleep_ms = 50\nfail = true"),
+    );
+    let out = p.run(&["run", "e.toml", "--json", "--jobs", "4"]);
+    assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|v: &serde_json::Value| v["event"] == "stage")
+        .collect();
+    let errors: Vec<&str> = lines.iter().filter_map(|v| v["error"].as_str()).collect();
+    assert_eq!(errors.len(), 4, "{lines:?}");
+    assert_eq!(
+        errors
+            .iter()
+            .filter(|e| e.contains("echo asked to fail"))
+            .count(),
+        4
+    );
+    assert_eq!(
+        errors.iter().filter(|e| e.contains("same key as")).count(),
+        3,
+        "{errors:?}"
+    );
+}

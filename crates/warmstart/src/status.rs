@@ -46,6 +46,55 @@ pub fn plan_rows(plan: &Plan, assessment: &Assessment) -> Vec<PlanRow> {
         .collect()
 }
 
+/// Several instances of one stage with one key: the stage is swept over axes its params
+/// (and seed) do not use, so they compute the same thing (a run computes it once).
+#[derive(Debug, Clone, Serialize)]
+pub struct SharedKey {
+    /// The stage.
+    pub stage: String,
+    /// How many of its instances share the key.
+    pub instances: usize,
+    /// The axes along which those instances differ (which their params do not use).
+    pub axes: Vec<String>,
+}
+
+/// Every group of instances of one stage that share a known key, in plan order.
+pub fn shared_keys(rows: &[PlanRow]) -> Vec<SharedKey> {
+    let mut groups: Vec<(CacheKey, Vec<usize>)> = Vec::new();
+    let mut index: std::collections::HashMap<CacheKey, usize> = std::collections::HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        let Some(k) = r.key else { continue };
+        match index.get(&k) {
+            Some(&g) => groups[g].1.push(i),
+            None => {
+                index.insert(k, groups.len());
+                groups.push((k, vec![i]));
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .filter(|(_, m)| m.len() > 1)
+        .map(|(_, m)| {
+            let first = &rows[m[0]];
+            let axes = first
+                .coords
+                .keys()
+                .filter(|a| {
+                    m.iter()
+                        .any(|&i| rows[i].coords.get(*a) != first.coords.get(*a))
+                })
+                .cloned()
+                .collect();
+            SharedKey {
+                stage: first.stage.clone(),
+                instances: m.len(),
+                axes,
+            }
+        })
+        .collect()
+}
+
 /// Where an instance's seed comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "origin", content = "seed", rename_all = "kebab-case")]
