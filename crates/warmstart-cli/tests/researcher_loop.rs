@@ -206,3 +206,27 @@ sleep_ms = 50
         "{errors:?}"
     );
 }
+
+#[test]
+fn a_missing_column_names_the_param_where_it_is_set_and_the_columns_there_are() {
+    let p = Project::new();
+    assert!(p.run(&["init", "exp"]).status.success());
+    let file = p.path("exp/experiment.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace("y = \"final_dist2\"", "y = \"final_dist\""),
+    )
+    .unwrap();
+    let out = p.run(&["run", "exp/experiment.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let (so, se) = (stdout(&out), stderr(&out));
+    let failed: Vec<&str> = so
+        .lines()
+        .chain(se.lines())
+        .filter(|l| l.trim_start().starts_with("failed: figure"))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    assert_eq!(failed.len(), 1, "{}\n{}", stdout(&out), stderr(&out));
+    insta::assert_snapshot!("missing_column", failed[0]);
+}

@@ -74,8 +74,14 @@ fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a dyn Array, Engin
         .ok_or_else(|| {
             let schema = batch.schema();
             let have: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+            let close = have
+                .iter()
+                .map(|h| (strsim::damerau_levenshtein(name, h), *h))
+                .filter(|(d, h)| *d <= 2.max(h.len() / 3))
+                .min();
+            let hint = close.map_or(String::new(), |(_, h)| format!("did you mean `{h}`? "));
             EngineError::Input(format!(
-                "missing column `{name}` (the table has: {})",
+                "missing column `{name}` ({hint}the table has: {})",
                 have.join(", ")
             ))
         })

@@ -166,16 +166,49 @@ fn run_engine(
             .parent()
             .map(|p| p.to_path_buf()),
     };
-    call_engine(node.engine.as_ref(), request, key)
+    call_engine_detailed(node.engine.as_ref(), request, key).map_err(|e| match e.param {
+        // Say where the param the engine complains about is set.
+        Some(p) => match param_location(plan, node, &p) {
+            Some(at) => format!("{} (`{p}` is set at {at})", e.message),
+            None => e.message,
+        },
+        None => e.message,
+    })
+}
+
+/// `file:line:col` of param `name` in the stage table of `node`, if the file sets it.
+fn param_location(plan: &Plan, node: &crate::plan::Node, name: &str) -> Option<String> {
+    let stage = plan.experiment.stages.get(node.stage_index)?;
+    let (_, value) = stage.params.iter().find(|(k, _)| k.value == name)?;
+    let src = &plan.experiment.source;
+    let before = src.text.get(..value.span.start)?;
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Some(format!("{}:{line}:{col}", src.path.display()))
+}
+
+/// An engine call's failure: the message, and the param it is about (if the engine said).
+pub struct CallError {
+    pub message: String,
+    pub param: Option<String>,
 }
 
 /// Call an engine in a scratch directory private to `key` that is removed afterwards; a
 /// panic in the engine becomes an error. Every executor's jobs end up here.
 pub fn call_engine(
     engine: &dyn Engine,
-    mut request: StageRequest,
+    request: StageRequest,
     key: CacheKey,
 ) -> Result<warmstart_engine::StageOutput, String> {
+    call_engine_detailed(engine, request, key).map_err(|e| e.message)
+}
+
+/// [`call_engine`], keeping which param a failure is about.
+pub fn call_engine_detailed(
+    engine: &dyn Engine,
+    mut request: StageRequest,
+    key: CacheKey,
+) -> Result<warmstart_engine::StageOutput, CallError> {
     // Created by the engine only if it needs one (most do not).
     let scratch = std::env::temp_dir().join(format!(
         "warmstart-scratch-{}-{}",
@@ -189,16 +222,23 @@ pub fn call_engine(
     }
     match result {
         Ok(Ok(o)) => Ok(o),
-        Ok(Err(e)) => Err(e.to_string()),
+        Ok(Err(e)) => Err(CallError {
+            message: e.to_string(),
+            param: match e {
+                warmstart_engine::EngineError::Param { name, .. } => Some(name),
+                _ => None,
+            },
+        }),
         Err(panic) => {
             let msg = panic
                 .downcast_ref::<String>()
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(format!(
-                "the engine panicked: {msg} (this is a bug in the engine)"
-            ))
+            Err(CallError {
+                message: format!("the engine panicked: {msg} (this is a bug in the engine)"),
+                param: None,
+            })
         }
     }
 }

@@ -166,6 +166,15 @@ fn least_squares(pts: &[(f64, f64)]) -> Option<(f64, f64)> {
     (pts.len() >= 2 && sxx > 0.0).then(|| (my - sxy / sxx * mx, sxy / sxx))
 }
 
+/// Column `name` (named by param `param`) as f64; a missing column is an error about the
+/// param, so the message says where the file sets it.
+fn param_col(b: &RecordBatch, param: &str, name: &str) -> Result<Vec<f64>, EngineError> {
+    col_f64(b, name).map_err(|e| match e {
+        EngineError::Input(m) => EngineError::param(param, m),
+        e => e,
+    })
+}
+
 fn collect(req: &StageRequest) -> Result<Data, EngineError> {
     let name = req.str("table")?;
     let (xc, yc, sc) = (req.str("x")?, req.str("y")?, req.str("series")?);
@@ -192,13 +201,13 @@ fn collect(req: &StageRequest) -> Result<Data, EngineError> {
             && !bc.is_empty()
             && baseline.is_none()
         {
-            baseline = col_f64(b, bc)?.first().copied();
+            baseline = param_col(b, "baseline", bc)?.first().copied();
         }
-        let xs = col_f64(b, xc)?;
+        let xs = param_col(b, "x", xc)?;
         if let Some(Value::Str(bc)) = req.opt("baseline")
             && !bc.is_empty()
         {
-            let bs = col_f64(b, bc)?;
+            let bs = param_col(b, "baseline", bc)?;
             curve.extend(xs.iter().copied().zip(bs));
         }
         // `y = "a,b"` plots several columns, one series each (named by the column).
@@ -220,9 +229,9 @@ fn collect(req: &StageRequest) -> Result<Data, EngineError> {
             ));
         }
         for (k, y_col) in y_cols.iter().enumerate() {
-            let ys = col_f64(b, y_col)?;
+            let ys = param_col(b, "y", y_col)?;
             let es = match e_cols.get(k) {
-                Some(c) => Some(col_f64(b, c)?),
+                Some(c) => Some(param_col(b, "y_err", c)?),
                 None => None,
             };
             for (row, (&x, &y)) in xs.iter().zip(&ys).enumerate() {
