@@ -47,6 +47,8 @@
 //!   ([`select::parse_filters`]);
 //! - [`run()`] — the scheduler, reporting [`events`] to a [`Reporter`];
 //! - [`read::read_outputs`] — a fresh instance's tables (a corrupt entry is quarantined);
+//!   [`table::stage_table`] — a table of several instances, coordinates as columns, and
+//!   [`table::status_table`] — every instance's status, both as Arrow data;
 //! - [`export::export`] — Parquet files, figures and `index.json` under one directory,
 //!   every path checked, returning an [`export::ExportReport`];
 //! - [`gc::gc`] — entries no experiment uses ([`gc::live_keys`]), a [`gc::GcReport`];
@@ -76,6 +78,7 @@ pub mod select;
 #[cfg(feature = "slurm")]
 pub mod slurm;
 pub mod status;
+pub mod table;
 pub mod verify;
 
 pub use cache::{OpenCacheError, open_cache};
