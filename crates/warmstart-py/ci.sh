@@ -4,9 +4,9 @@
 # `cargo test --workspace`.
 #
 # The extension is built with the dev profile into the workspace's target/ (dependencies
-# at opt-level 2, as the workspace's profile says), without debug info (faster to compile
-# and link; a test failure here is read from Python's traceback, not a debugger) and
-# stripped; a second run rebuilds nothing. It cannot reuse what `cargo test --workspace`
+# at opt-level 2, as the workspace's profile says) and without debug info (faster to
+# compile and link; a test failure here is read from Python's traceback, not a debugger);
+# a second run rebuilds nothing. It cannot reuse what `cargo test --workspace`
 # compiled: building this one package unifies dependency features differently (syn,
 # libc, miette, … get other feature sets), so every crate hashes differently anyway.
 # `pip install ./crates/warmstart-py` is the user's install (a release build); this script
@@ -23,7 +23,7 @@ python="${PYTHON:-python3}"
 wheels="$root/target/wheels-ci"
 rm -rf "$wheels"
 # maturin sets PYO3_BUILD_EXTENSION_MODULE (no libpython link) and names the module.
-CARGO_PROFILE_DEV_DEBUG=0 "$python" -m maturin build --quiet --profile dev --strip \
+CARGO_PROFILE_DEV_DEBUG=0 "$python" -m maturin build --quiet --profile dev \
     --manifest-path "$here/Cargo.toml" --interpreter "$python" --out "$wheels"
 "$python" -m pip install -q --disable-pip-version-check --no-deps --force-reinstall \
     "$wheels"/warmstart-*.whl

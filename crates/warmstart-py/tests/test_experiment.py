@@ -260,3 +260,31 @@ def test_a_shipped_experiment_runs_and_loads(tmp_path):
     assert [int(v) for v in own.value] == [3 * x * x for x in own.x]
     assert sorted(own.x) == [1, 2, 3]
     json.dumps(exp.export(tmp_path / "out"))  # the report is plain data
+
+
+def test_ctrl_c_stops_launching_stages_and_raises_once_the_running_ones_end(project):
+    import _thread
+    import threading
+
+    project.write(
+        """\
+        [experiment]
+        name = "slow"
+        [sweep]
+        i = { range = [0, 6] }
+        [stages.s]
+        kind = "echo"
+        value = "${i}"
+        sleep_ms = 300
+        """
+    )
+    exp = project.experiment()
+    # What a Ctrl-C in a terminal or "interrupt kernel" in Jupyter does to the main thread.
+    threading.Timer(0.45, _thread.interrupt_main).start()
+    with pytest.raises(KeyboardInterrupt):
+        exp.run(jobs=1, progress=False)
+    st = exp.status()
+    # One-at-a-time stages of 300 ms: one or two finished and are kept, the rest never started.
+    assert 1 <= st.fresh <= 3 and st.stale == 6 - st.fresh
+    rest = exp.run(jobs=2, progress=False)
+    assert (rest.ran, rest.cached) == (st.stale, st.fresh)
