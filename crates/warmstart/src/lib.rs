@@ -49,6 +49,8 @@
 //! - [`read::read_outputs`] — a fresh instance's tables (a corrupt entry is quarantined);
 //! - [`html::write_report`] — the HTML report (a page and the data it links to);
 //! - [`runs`] — what each run did (kept in the cache): its instances' ends and failures;
+//! - [`table::stage_table`] — a table of several instances, coordinates as columns, and
+//!   [`table::status_table`] — every instance's status, both as Arrow data;
 //! - [`export::export`] — Parquet files, figures and `index.json` under one directory,
 //!   every path checked, returning an [`export::ExportReport`];
 //! - [`gc::gc`] — entries no experiment uses ([`gc::live_keys`]), a [`gc::GcReport`];
@@ -80,6 +82,7 @@ pub mod select;
 #[cfg(feature = "slurm")]
 pub mod slurm;
 pub mod status;
+pub mod table;
 pub mod verify;
 
 pub use cache::{OpenCacheError, open_cache};

@@ -1,6 +1,7 @@
 //! The facade's entry points from Rust, on real experiment files and a real cache:
 //! export (files and `index.json`), gc candidates, selection, plan rows, `why`
-//! explanations, verification, and a run whose temp directory cannot be cleaned.
+//! explanations, stage and status tables, verification, and a run whose temp directory
+//! cannot be cleaned.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -339,4 +340,106 @@ fn runs_are_recorded_and_the_report_marks_the_latest_failures() {
     assert_eq!(warmstart::runs::records(&store, "lib").unwrap().len(), 2);
     let latest = warmstart::runs::latest(&store, "lib").unwrap();
     assert_eq!((latest.cached, latest.failed), (2, 1));
+}
+
+#[test]
+fn a_stage_table_puts_every_instance_under_its_coordinates_once_all_are_fresh() {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+    use warmstart::table::{StageTableError, stage_table, status_table};
+
+    let p = Project::new(EXP);
+    let (plan, store) = (p.plan(), p.store());
+    let b = warmstart::select::select(&plan, "b", &[]).unwrap();
+    let a = warmstart::assess(&plan, &store);
+    match stage_table(&plan, &a, &store, &b, None) {
+        Err(StageTableError::NotFresh { missing, total }) => {
+            assert_eq!(total, 2);
+            let labels: Vec<&str> = missing.iter().map(|m| m.label.as_str()).collect();
+            assert_eq!(labels, ["b[x=1]", "b[x=2]"]);
+            assert!(missing[0].reasons[0].contains("input `a`"), "{missing:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let status = status_table(&plan, &a);
+    let schema = status.schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(names, ["stage", "label", "x", "status", "key", "reasons"]);
+    let x = status.column(2).as_primitive::<Int64Type>();
+    assert_eq!((x.is_null(0), x.value(1), x.value(2)), (true, 1, 2));
+    let st = status.column(3).as_string::<i32>();
+    assert!((0..3).all(|i| st.value(i) == "stale"));
+    // `b` waits for `a`, so its key is not known yet; `a`'s is.
+    assert!(status.column(4).is_valid(0) && status.column(4).is_null(1));
+
+    p.run();
+    let a = warmstart::assess(&plan, &store);
+    let st = status_table(&plan, &a);
+    assert!((0..3).all(|i| st.column(3).as_string::<i32>().value(i) == "fresh"));
+    assert!((0..3).all(|i| st.column(5).as_string::<i32>().value(i).is_empty()));
+
+    let t = stage_table(&plan, &a, &store, &b, Some("out")).unwrap();
+    let names: Vec<&str> = t
+        .schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    assert_eq!(names, ["x", "source", "value"]);
+    assert_eq!((t.batches.len(), t.num_rows()), (2, 4));
+    let rows: Vec<(i64, String, String)> = t
+        .batches
+        .iter()
+        .flat_map(|batch| {
+            let x = batch.column(0).as_primitive::<Int64Type>().clone();
+            let s = batch.column(1).as_string::<i32>().clone();
+            let v = batch.column(2).as_string::<i32>().clone();
+            (0..batch.num_rows())
+                .map(move |i| (x.value(i), s.value(i).to_string(), v.value(i).to_string()))
+        })
+        .collect();
+    let want = [
+        (1, "a", "A"),
+        (1, "b[x=1]", "1"),
+        (2, "a", "A"),
+        (2, "b[x=2]", "2"),
+    ];
+    assert_eq!(
+        rows,
+        want.map(|(x, s, v)| (x, s.to_string(), v.to_string()))
+    );
+    match stage_table(&plan, &a, &store, &b, Some("nope")) {
+        Err(StageTableError::Read(ReadError::NoSuchTable { table, .. })) => {
+            assert_eq!(table, "nope")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_coordinate_that_is_already_a_column_is_not_added_twice() {
+    let p = Project::new(
+        r#"
+[experiment]
+name = "clash"
+[sweep]
+value = ["p", "q"]
+[stages.b]
+kind = "echo"
+value = "${value}"
+"#,
+    );
+    p.run();
+    let (plan, store) = (p.plan(), p.store());
+    let a = warmstart::assess(&plan, &store);
+    let b = warmstart::select::select(&plan, "b", &[]).unwrap();
+    let t = warmstart::table::stage_table(&plan, &a, &store, &b, None).unwrap();
+    let names: Vec<&str> = t
+        .schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    assert_eq!(names, ["source", "value"]);
 }
