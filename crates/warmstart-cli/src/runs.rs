@@ -28,11 +28,11 @@ fn runs_failure(e: RunsError, file: &Path) -> Failure {
     }
 }
 
+/// An experiment's name, run records (oldest first) and tags (tag, run id).
+type History = (String, Vec<RunRecord>, Vec<(String, String)>);
+
 /// The experiment's records and tags.
-fn history(
-    file: &Path,
-    cache: &Path,
-) -> Result<(String, Vec<RunRecord>, Vec<(String, String)>), Failure> {
+fn history(file: &Path, cache: &Path) -> Result<History, Failure> {
     let plan = load_plan(file)?;
     let store = open_store(cache)?;
     let name = plan.experiment.name.clone();
