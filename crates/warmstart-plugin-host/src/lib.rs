@@ -44,9 +44,10 @@ pub const KEY_DIGEST: &str = "plugin_blake3";
 #[non_exhaustive]
 pub enum PluginError {
     #[error(
-        "plugin {path}: file not found. Build the plugin (`cargo build --release -p <plugin crate>`) \
-         and check the `path` of the engine in the experiment file (relative paths are relative \
-         to the experiment file)"
+        "plugin {path}: file not found. Build the plugin: `cargo build --release` in its crate's \
+         directory (`cargo build --release -p <crate>` from inside its workspace) writes \
+         `target/release/lib<crate_name>.so` (`.dylib` on macOS), under the workspace's \
+         `target/` if it has one; then point the engine's `path` at that file"
     )]
     NotFound { path: PathBuf },
     #[error("plugin {path}: cannot read the file: {source}")]

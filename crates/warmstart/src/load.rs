@@ -170,7 +170,7 @@ mod plugins {
                     format!("engine `{}`: cannot load plugin", decl.name.value),
                     "cannot load this plugin",
                     Some(format!(
-                        "{e}\nThe path is relative to {}. Build the plugin (`cargo build --release -p <plugin crate>`) or fix the path; `warmstart plugins check PATH` explains what is wrong with a file.",
+                        "{e}\nThe path is relative to {}; `warmstart plugins check PATH` explains what is wrong with a file.",
                         source.path.display()
                     )),
                 )),
