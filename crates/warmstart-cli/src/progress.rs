@@ -71,7 +71,7 @@ impl Reporter for ProgressReporter {
                 }
                 if ev.status == Status::Cached {
                     self.cached += 1;
-                } else {
+                } else if !PlainReporter::<std::io::Stdout, std::io::Stderr>::is_summed_up(ev) {
                     self.bar
                         .println(PlainReporter::<std::io::Stdout, std::io::Stderr>::stage_line(ev));
                 }

@@ -177,3 +177,44 @@ sleep_ms = 1500
     assert_eq!(with_status(&ev, "cached"), ["a"]);
     assert_eq!(with_status(&ev, "ran"), ["b"]);
 }
+
+#[test]
+fn ctrl_c_ends_with_one_summary_line_not_a_line_per_waiting_instance() {
+    let p = Project::new();
+    let text = r#"
+[experiment]
+name = "slow"
+[sweep]
+x = [1, 2, 3, 4, 5]
+[stages.a]
+kind = "echo"
+value = "A"
+sleep_ms = 1500
+[stages.b]
+kind = "echo"
+inputs = ["a"]
+value = "${x}"
+"#;
+    p.write("e.toml", text);
+    let child = p
+        .cmd(&["run", "e.toml"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(!text.contains("skipped  "), "no line per waiting instance:\n{text}");
+    let summed: Vec<&str> = text.lines().filter(|l| l.contains("interrupted:")).collect();
+    assert_eq!(
+        summed,
+        ["  interrupted: 5 instance(s) not started; run again to continue (finished ones are cached)"],
+        "{text}"
+    );
+}

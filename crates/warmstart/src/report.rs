@@ -8,7 +8,7 @@
 
 use std::io::Write;
 
-use warmstart_plan::run::Status;
+use warmstart_plan::run::{SkipReason, Status};
 
 use crate::events::{RunEvent, StageEvent};
 
@@ -94,6 +94,10 @@ pub struct PlainReporter<W: Write, E: Write> {
     /// are still listed under the summary).
     pub print_stages: bool,
     failures: Vec<(String, String)>,
+    /// Instances a Ctrl-C kept from starting, and those left running as cluster jobs:
+    /// summed up in one line under the summary rather than a line each.
+    not_started: usize,
+    detached: usize,
     error: Option<std::io::Error>,
 }
 
@@ -106,8 +110,18 @@ impl<W: Write, E: Write> PlainReporter<W, E> {
             show_cached: true,
             print_stages: true,
             failures: Vec::new(),
+            not_started: 0,
+            detached: 0,
             error: None,
         }
+    }
+
+    /// Whether `ev` is summed up under the summary instead of getting its own line.
+    pub fn is_summed_up(ev: &StageEvent) -> bool {
+        matches!(
+            ev.skip_reason,
+            Some(SkipReason::Cancelled | SkipReason::Detached { .. })
+        )
     }
 
     /// The line for a finished instance (also used by the CLI's progress bar).
@@ -184,6 +198,14 @@ impl<W: Write, E: Write> PlainReporter<W, E> {
                     let error = ev.error.clone().unwrap_or_default();
                     self.failures.push((ev.label.clone(), error));
                 }
+                match ev.skip_reason {
+                    Some(SkipReason::Cancelled) => self.not_started += 1,
+                    Some(SkipReason::Detached { .. }) => self.detached += 1,
+                    _ => {}
+                }
+                if Self::is_summed_up(ev) {
+                    return;
+                }
                 if self.print_stages && (ev.status != Status::Cached || self.show_cached) {
                     self.write(&Self::stage_line(ev), false);
                 }
@@ -204,6 +226,20 @@ impl<W: Write, E: Write> PlainReporter<W, E> {
                 self.write(&text, false);
                 for (l, e) in std::mem::take(&mut self.failures) {
                     self.write(&format!("  failed: {l}: {e}"), false);
+                }
+                if self.detached > 0 {
+                    let n = std::mem::take(&mut self.detached);
+                    self.write(
+                        &format!("  {n} instance(s) go on as cluster jobs; run again to pick up their results (`warmstart status` shows them)"),
+                        false,
+                    );
+                }
+                if self.not_started > 0 {
+                    let n = std::mem::take(&mut self.not_started);
+                    self.write(
+                        &format!("  interrupted: {n} instance(s) not started; run again to continue (finished ones are cached)"),
+                        false,
+                    );
                 }
             }
         }
