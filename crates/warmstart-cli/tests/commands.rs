@@ -210,11 +210,19 @@ value = "${x}"
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(!text.contains("skipped  "), "no line per waiting instance:\n{text}");
-    let summed: Vec<&str> = text.lines().filter(|l| l.contains("interrupted:")).collect();
+    assert!(
+        !text.contains("skipped  "),
+        "no line per waiting instance:\n{text}"
+    );
+    let summed: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("interrupted:"))
+        .collect();
     assert_eq!(
         summed,
-        ["  interrupted: 5 instance(s) not started; run again to continue (finished ones are cached)"],
+        [
+            "  interrupted: 5 instance(s) not started; run again to continue (finished ones are cached)"
+        ],
         "{text}"
     );
 }

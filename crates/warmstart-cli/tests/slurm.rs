@@ -313,7 +313,8 @@ fn a_run_survives_a_controller_restart() {
     assert!(restart.status.success(), "{}", stderr(&restart));
     let out = finish(child);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(with_status(&events(&out), "ran").len(), 3);
+    let ev = events(&out);
+    assert_eq!(with_status(&ev, "ran").len(), 3, "{ev:?}\n{}", stderr(&out));
 }
 
 #[test]

@@ -39,12 +39,42 @@ pub fn run_task(
         },
         Err(error) => (Outcome::Failed { error }, Vec::new()),
     };
+    let mut duration_ms = t0.elapsed().as_millis() as u64;
+    // Slurm may requeue a job that already finished (e.g. when the controller lost track
+    // of its node): the second attempt finds the entry its first attempt computed. That is
+    // still this job's computation — keep the first attempt's `ran` and duration.
+    let outcome = match outcome {
+        Outcome::Ok {
+            ran: false,
+            key,
+            output_digest,
+        } => match StatusRecord::load(store, &spec_id) {
+            Some(prev)
+                if prev.job == job
+                    && prev.outcome
+                        == (Outcome::Ok {
+                            ran: true,
+                            key,
+                            output_digest,
+                        }) =>
+            {
+                duration_ms = prev.duration_ms;
+                prev.outcome
+            }
+            _ => Outcome::Ok {
+                ran: false,
+                key,
+                output_digest,
+            },
+        },
+        other => other,
+    };
     let record = StatusRecord {
         v: FORMAT,
         spec: spec_id,
         job: job.to_string(),
         outcome,
-        duration_ms: t0.elapsed().as_millis() as u64,
+        duration_ms,
         host: hostname(),
         warnings,
     };
