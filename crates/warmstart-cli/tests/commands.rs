@@ -138,6 +138,22 @@ fn usage_errors_exit_2() {
     );
 }
 
+/// Run `warmstart ARGS`, send it SIGINT (Ctrl-C) after 500 ms, and wait for it.
+fn interrupted_after_500_ms(p: &Project, args: &[&str]) -> std::process::Output {
+    let child = p
+        .cmd(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    child.wait_with_output().unwrap()
+}
+
 #[test]
 fn ctrl_c_stops_cleanly_and_the_next_run_resumes() {
     let p = Project::new();
@@ -155,18 +171,7 @@ value = "B"
 sleep_ms = 1500
 "#;
     p.write("e.toml", text);
-    let child = p
-        .cmd(&["run", "e.toml", "--json"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = child.wait_with_output().unwrap();
+    let out = interrupted_after_500_ms(&p, &["run", "e.toml", "--json"]);
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let ev = events(&out);
     // `a` was running: it finishes and is recorded; `b` never starts.
@@ -196,18 +201,7 @@ inputs = ["a"]
 value = "${x}"
 "#;
     p.write("e.toml", text);
-    let child = p
-        .cmd(&["run", "e.toml"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = child.wait_with_output().unwrap();
+    let out = interrupted_after_500_ms(&p, &["run", "e.toml"]);
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(

@@ -66,20 +66,9 @@ fn key_text(row: &PlanRow) -> String {
     row.key.map(|k| k.short()).unwrap_or_default()
 }
 
-/// Escape text for HTML element content and attribute values.
+/// Escape text for HTML element content and attribute values (the report's escaper).
 fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    warmstart::html::escape_html(s)
 }
 
 #[pymethods]

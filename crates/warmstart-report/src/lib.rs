@@ -27,8 +27,9 @@ pub fn render(report: &Report) -> String {
     page::render(report)
 }
 
-/// `s` safe in HTML/SVG text and in double-quoted attributes.
-pub(crate) fn esc(s: &str) -> String {
+/// `s` safe in HTML/SVG text and in double- or single-quoted attributes (the one escaper
+/// of every front end that writes HTML: this page, the Python binding's `_repr_html_`).
+pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -42,6 +43,8 @@ pub(crate) fn esc(s: &str) -> String {
     }
     out
 }
+
+pub(crate) use escape_html as esc;
 
 /// The `id` of a stage's section: `stage-` and the name with every character outside
 /// `[A-Za-z0-9_-]` written as `.XX` hex, so distinct names give distinct ids.

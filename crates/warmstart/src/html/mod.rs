@@ -15,6 +15,7 @@
 mod tables;
 
 pub(crate) use tables::numbers;
+pub use warmstart_report::escape_html;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
