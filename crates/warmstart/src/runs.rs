@@ -303,10 +303,13 @@ pub fn find<'r>(
         .iter()
         .find(|(t, _)| t == run)
         .map_or(run, |(_, id)| id.as_str());
+    // An exact id wins (`…-12` is also a prefix of `…-123`); else a unique prefix.
+    if let Some(r) = records.iter().find(|r| r.id == id) {
+        return Ok(r);
+    }
     let mut hits = records.iter().filter(|r| r.id.starts_with(id));
     match (hits.next(), hits.next()) {
         (Some(r), None) => Ok(r),
-        (Some(r), Some(_)) if records.iter().any(|x| x.id == id) => Ok(r),
         _ => Err(RunsError::NoSuchRun {
             experiment: experiment.to_string(),
             run: run.to_string(),
@@ -411,6 +414,55 @@ pub fn utc(unix_ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn record(id: &str) -> RunRecord {
+        RunRecord {
+            format: RUN_RECORD_FORMAT,
+            id: id.into(),
+            experiment: "e".into(),
+            file: String::new(),
+            file_digest: String::new(),
+            executor: "local".into(),
+            warmstart_version: String::new(),
+            started_unix_ms: 0,
+            duration_ms: 0,
+            ran: 0,
+            cached: 0,
+            failed: 0,
+            skipped: 0,
+            interrupted: false,
+            instances: Vec::new(),
+            overrides: Vec::new(),
+            params: serde_json::Map::new(),
+            metrics: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn runs_are_found_by_exact_id_unique_prefix_or_tag() {
+        let rs = vec![
+            record("0000000000001-12"),
+            record("0000000000001-123"),
+            record("0000000000002-7"),
+        ];
+        let tags = vec![("best".to_string(), "0000000000002-7".to_string())];
+        let id = |q: &str| find(&rs, &tags, "e", q).map(|r| r.id.clone());
+        assert_eq!(id("0000000000001-12").unwrap(), "0000000000001-12");
+        assert_eq!(id("0000000000001-123").unwrap(), "0000000000001-123");
+        assert_eq!(id("0000000000002").unwrap(), "0000000000002-7");
+        assert_eq!(id("best").unwrap(), "0000000000002-7");
+        // Ambiguous prefix and unknown names are errors listing what exists.
+        assert!(matches!(
+            find(&rs, &tags, "e", "0000000000001"),
+            Err(RunsError::NoSuchRun { .. })
+        ));
+        match find(&rs, &tags, "e", "nope") {
+            Err(RunsError::NoSuchRun { available, .. }) => {
+                assert!(available.contains(&"best".to_string()))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn utc_dates_are_civil() {
