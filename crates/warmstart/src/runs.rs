@@ -262,16 +262,16 @@ pub fn save(store: &Store, record: &RunRecord) -> Result<(), CacheError> {
 /// Every readable run record of `experiment`, oldest first.
 pub fn records(store: &Store, experiment: &str) -> Result<Vec<RunRecord>, CacheError> {
     Ok(parse_records(
-        store.run_records(experiment)?,
+        &store.run_records(experiment)?,
         Some(experiment),
     ))
 }
 
-fn parse_records(files: Vec<(String, Vec<u8>)>, experiment: Option<&str>) -> Vec<RunRecord> {
+fn parse_records(files: &[(String, Vec<u8>)], experiment: Option<&str>) -> Vec<RunRecord> {
     files
-        .into_iter()
+        .iter()
         .filter(|(name, _)| name.ends_with(".json"))
-        .filter_map(|(_, bytes)| serde_json::from_slice::<RunRecord>(&bytes).ok())
+        .filter_map(|(_, bytes)| serde_json::from_slice::<RunRecord>(bytes).ok())
         .filter(|r| r.format == RUN_RECORD_FORMAT)
         .filter(|r| experiment.is_none_or(|e| r.experiment == e))
         .collect()
@@ -279,15 +279,15 @@ fn parse_records(files: Vec<(String, Vec<u8>)>, experiment: Option<&str>) -> Vec
 
 /// The tags of `experiment`: (tag, run id), sorted by tag.
 pub fn tags(store: &Store, experiment: &str) -> Result<Vec<(String, String)>, CacheError> {
-    Ok(parse_tags(store.run_records(experiment)?))
+    Ok(parse_tags(&store.run_records(experiment)?))
 }
 
-fn parse_tags(files: Vec<(String, Vec<u8>)>) -> Vec<(String, String)> {
+fn parse_tags(files: &[(String, Vec<u8>)]) -> Vec<(String, String)> {
     files
-        .into_iter()
+        .iter()
         .filter_map(|(name, bytes)| {
             let tag = name.strip_prefix("tag.")?.to_string();
-            Some((tag, String::from_utf8(bytes).ok()?.trim().to_string()))
+            Some((tag, std::str::from_utf8(bytes).ok()?.trim().to_string()))
         })
         .collect()
 }
@@ -365,8 +365,8 @@ pub fn kept_keys(store: &Store) -> Result<HashSet<CacheKey>, CacheError> {
     let mut keys = HashSet::new();
     for dir in store.run_dirs()? {
         let files = store.run_dir_files(&dir)?;
-        let tagged: HashSet<String> = parse_tags(files.clone()).into_iter().map(|t| t.1).collect();
-        let records = parse_records(files, None);
+        let tagged: HashSet<String> = parse_tags(&files).into_iter().map(|t| t.1).collect();
+        let records = parse_records(&files, None);
         let latest = records.last().map(|r| r.id.clone());
         for r in &records {
             if Some(&r.id) != latest.as_ref() && !tagged.contains(&r.id) {

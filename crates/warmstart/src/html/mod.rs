@@ -152,12 +152,13 @@ fn file_name(rel: &str) -> String {
 /// The page's header fields.
 fn header(plan: &Plan, last: Option<&RunRecord>) -> Report {
     let e = &plan.experiment;
+    let digest = blake3::hash(e.source.text.as_bytes()).to_hex().to_string();
     Report {
         experiment: e.name.clone(),
         description: e.description.clone(),
         seed: e.seed,
         file: e.source.path.display().to_string(),
-        file_digest: blake3::hash(e.source.text.as_bytes()).to_hex().to_string(),
+        file_digest: digest.clone(),
         warmstart_version: env!("CARGO_PKG_VERSION").to_string(),
         last_run: last.map(|r| {
             format!(
@@ -169,7 +170,7 @@ fn header(plan: &Plan, last: Option<&RunRecord>) -> Report {
                 r.skipped,
                 r.duration_ms as f64 / 1000.0,
                 if r.interrupted { " (interrupted)" } else { "" },
-                if r.file_digest == blake3::hash(e.source.text.as_bytes()).to_hex().as_str() {
+                if r.file_digest == digest {
                     ""
                 } else {
                     " — the experiment file has changed since"
