@@ -28,6 +28,8 @@ fn masked(text: &str) -> String {
                 w.to_string()
             });
         }
+        // Column widths follow the id's length (the pid's digits): compare words, not padding.
+        let words: Vec<String> = words.into_iter().filter(|w| !w.is_empty()).collect();
         out.push_str(&words.join(" "));
         out.push('\n');
     }
