@@ -21,6 +21,7 @@
 pub mod identity;
 pub mod params;
 pub mod table;
+pub mod tables_spec;
 
 use std::path::PathBuf;
 
@@ -29,6 +30,7 @@ pub use params::{ParamSpec, ParamType, Params, Value};
 pub use table::{
     FILES_TABLE, NamedTable, f64_column, files_table, read_files_table, string_column,
 };
+pub use tables_spec::{ColumnRef, ColumnSpec, Extra, InputSpec, TableSpec};
 
 pub use arrow_array::RecordBatch;
 pub use arrow_schema;
@@ -61,6 +63,24 @@ pub struct KindSpec {
     /// Maximum number of input stages; `None` = unbounded.
     #[serde(default)]
     pub max_inputs: Option<usize>,
+    /// The input tables it reads (documentation; optional).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reads: Vec<InputSpec>,
+    /// The tables it writes. Optional; when declared, every output is checked against it
+    /// and column-naming params of downstream stages are checked at plan time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub writes: Vec<TableSpec>,
+}
+
+impl KindSpec {
+    /// The declared output table `name` ("" = the first).
+    pub fn output(&self, name: &str) -> Option<&TableSpec> {
+        if name.is_empty() {
+            self.writes.first()
+        } else {
+            self.writes.iter().find(|t| t.name == name)
+        }
+    }
 }
 
 /// What an engine offers: plain data, so that plugins can ship it as JSON.

@@ -186,6 +186,10 @@ pub struct ParamSpec {
     /// is computed (batch size, execution provider, log verbosity).
     #[serde(default = "yes")]
     pub in_key: bool,
+    /// For strings that name columns of an input table: which (checked at plan time when
+    /// the upstream kind declares its outputs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<crate::ColumnRef>,
 }
 
 fn yes() -> bool {
@@ -203,6 +207,7 @@ impl ParamSpec {
             max: None,
             choices: None,
             in_key: true,
+            column: None,
         }
     }
     pub fn float(name: &str, doc: &str) -> Self {
@@ -243,6 +248,11 @@ impl ParamSpec {
     }
     pub fn choices(mut self, c: &[&str]) -> Self {
         self.choices = Some(c.iter().map(|s| s.to_string()).collect());
+        self
+    }
+    /// The value names columns of an input table (see [`crate::ColumnRef`]).
+    pub fn names_column(mut self, r: crate::ColumnRef) -> Self {
+        self.column = Some(r);
         self
     }
     pub fn not_in_key(mut self) -> Self {

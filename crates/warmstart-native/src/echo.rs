@@ -31,6 +31,8 @@ pub fn spec() -> KindSpec {
         determinism: Determinism::Deterministic,
         min_inputs: 0,
         max_inputs: None,
+        reads: vec![],
+        writes: vec![],
     }
 }
 

@@ -47,6 +47,8 @@ pub fn spec() -> KindSpec {
         determinism: Determinism::Deterministic,
         min_inputs: 2,
         max_inputs: None,
+        reads: vec![],
+        writes: vec![],
     }
 }
 

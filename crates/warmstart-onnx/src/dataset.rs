@@ -39,6 +39,8 @@ pub fn spec() -> KindSpec {
         determinism: Determinism::Deterministic,
         min_inputs: 0,
         max_inputs: Some(0),
+        reads: vec![],
+        writes: vec![],
     }
 }
 

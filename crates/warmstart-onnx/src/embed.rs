@@ -95,6 +95,8 @@ pub fn spec() -> KindSpec {
         determinism: Determinism::Deterministic,
         min_inputs: 1,
         max_inputs: Some(1),
+        reads: vec![],
+        writes: vec![],
     }
 }
 

@@ -76,6 +76,8 @@ pub fn spec() -> KindSpec {
         determinism: Determinism::Seeded,
         min_inputs: 2,
         max_inputs: Some(3),
+        reads: vec![],
+        writes: vec![],
     }
 }
 

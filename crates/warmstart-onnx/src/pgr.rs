@@ -25,6 +25,8 @@ pub fn spec() -> KindSpec {
         determinism: Determinism::Deterministic,
         min_inputs: 3,
         max_inputs: Some(3),
+        reads: vec![],
+        writes: vec![],
     }
 }
 

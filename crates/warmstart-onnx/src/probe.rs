@@ -43,6 +43,8 @@ pub fn spec() -> KindSpec {
         determinism: Determinism::Seeded,
         min_inputs: 1,
         max_inputs: Some(1),
+        reads: vec![],
+        writes: vec![],
     }
 }
 

@@ -100,6 +100,8 @@ fn the_gpu_hint_is_the_default_device() {
             determinism: Determinism::Deterministic,
             min_inputs: 0,
             max_inputs: Some(0),
+            reads: vec![],
+            writes: vec![],
         }],
     });
     let mut reg = Registry::new();

@@ -153,6 +153,8 @@ pub fn kind_spec() -> KindSpec {
         determinism: Determinism::Deterministic,
         min_inputs: 0,
         max_inputs: None,
+        reads: vec![],
+        writes: vec![],
     }
 }
 

@@ -336,6 +336,8 @@ mod tests {
             determinism: Determinism::Deterministic,
             min_inputs: 0,
             max_inputs: None,
+            reads: vec![],
+            writes: vec![],
         }];
         let s = json_schema(&kinds);
         let stage = &s["$defs"]["stage"];

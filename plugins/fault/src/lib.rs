@@ -42,6 +42,8 @@ impl Plugin for FaultPlugin {
                 determinism: Determinism::Deterministic,
                 min_inputs: 0,
                 max_inputs: None,
+                reads: vec![],
+                writes: vec![],
             }],
         }
     }

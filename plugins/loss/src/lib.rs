@@ -67,6 +67,8 @@ impl Plugin for LossPlugin {
                 determinism: Determinism::Seeded,
                 min_inputs: 0,
                 max_inputs: Some(0),
+                reads: vec![],
+                writes: vec![],
             }],
         }
     }

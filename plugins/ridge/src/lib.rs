@@ -64,6 +64,8 @@ impl Plugin for RidgePlugin {
                 determinism: Determinism::Seeded,
                 min_inputs: 0,
                 max_inputs: Some(0),
+                reads: vec![],
+                writes: vec![],
             }],
         }
     }

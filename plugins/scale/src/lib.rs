@@ -39,6 +39,8 @@ impl Plugin for Scale {
                 determinism: Determinism::Deterministic,
                 min_inputs: 1,
                 max_inputs: None,
+                reads: vec![],
+                writes: vec![],
             }],
         }
     }

@@ -59,6 +59,8 @@ pub fn spec() -> KindSpec {
         determinism: Determinism::Deterministic,
         min_inputs: 1,
         max_inputs: None,
+        reads: vec![],
+        writes: vec![],
     }
 }
 

@@ -35,6 +35,8 @@ pub fn spec() -> KindSpec {
         determinism: Determinism::Seeded,
         min_inputs: 1,
         max_inputs: None,
+        reads: vec![],
+        writes: vec![],
     }
 }
 

@@ -44,6 +44,8 @@ pub fn spec() -> KindSpec {
         determinism: Determinism::Seeded,
         min_inputs: 0,
         max_inputs: Some(0),
+        reads: vec![],
+        writes: vec![],
     }
 }
 
