@@ -44,13 +44,14 @@ pub enum Extra {
     Open { doc: String },
 }
 
-/// One output table of a kind.
+/// One output table of a kind. Column order is not part of the declaration (readers look
+/// columns up by name).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TableSpec {
     pub name: String,
     #[serde(default)]
     pub doc: String,
-    /// Always present, in this order (after any coordinate columns).
+    /// Always present.
     #[serde(default)]
     pub columns: Vec<ColumnSpec>,
     /// Further columns; empty = exactly `columns`.
@@ -135,9 +136,16 @@ impl InputSpec {
 /// A string param that names columns of an input table (checked at plan time).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ColumnRef {
-    /// The param whose value names the input table (`plot`'s `table`); `None` = `table`.
+    /// The param whose value names the input table (`plot`'s `table`; "" = the first).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table_param: Option<String>,
+    /// Or a fixed table name (`pgr` reads `metrics`); neither = the first table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// Only inputs of the stage named by this param (`correlate`'s `x_stage`); `None` =
+    /// every input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage_param: Option<String>,
     /// The value is a comma-separated list of names.
     #[serde(default)]
     pub list: bool,
@@ -154,10 +162,25 @@ impl ColumnRef {
     pub fn of(table_param: &str) -> Self {
         ColumnRef {
             table_param: Some(table_param.into()),
+            table: None,
+            stage_param: None,
             list: false,
             or_coordinate: false,
             or_number: false,
         }
+    }
+    /// Names one column of the input table `table`.
+    pub fn of_table(table: &str) -> Self {
+        ColumnRef {
+            table_param: None,
+            table: Some(table.into()),
+            ..Self::of("")
+        }
+    }
+    /// Only of the inputs of the stage named by param `stage_param`.
+    pub fn from_stage(mut self, stage_param: &str) -> Self {
+        self.stage_param = Some(stage_param.into());
+        self
     }
     pub fn list(mut self) -> Self {
         self.list = true;

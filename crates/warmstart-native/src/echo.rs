@@ -10,7 +10,8 @@ use std::sync::Arc;
 use arrow_array::{Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use warmstart_engine::{
-    Determinism, EngineError, KindSpec, ParamSpec, StageOutput, StageRequest, Value,
+    Determinism, EngineError, InputSpec, KindSpec, ParamSpec, StageOutput, StageRequest, TableSpec,
+    Value,
 };
 
 pub fn spec() -> KindSpec {
@@ -31,8 +32,20 @@ pub fn spec() -> KindSpec {
         determinism: Determinism::Deterministic,
         min_inputs: 0,
         max_inputs: None,
-        reads: vec![],
-        writes: vec![],
+        reads: vec![
+            InputSpec::new(
+                "the first table",
+                &["echo"],
+                "Its `source` and `value` rows are copied first.",
+            )
+            .col("source", "utf8", "")
+            .col("value", "utf8", ""),
+        ],
+        writes: vec![
+            TableSpec::new("out", "The inputs' rows, then this stage's own.")
+                .col("source", "utf8", "The instance that produced the row.")
+                .col("value", "utf8", "Its `value` param."),
+        ],
     }
 }
 

@@ -21,7 +21,8 @@ use arrow_array::{Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 use warmstart_engine::{
-    Determinism, EngineError, KindSpec, ParamSpec, StageInput, StageOutput, StageRequest,
+    ColumnRef, Determinism, EngineError, InputSpec, KindSpec, ParamSpec, StageInput, StageOutput,
+    StageRequest, TableSpec,
 };
 
 use crate::tables::numbers;
@@ -34,10 +35,12 @@ pub fn spec() -> KindSpec {
         params: vec![
             ParamSpec::string("x_stage", "Upstream stage giving x"),
             ParamSpec::string("x_table", "Its table (empty = first)").default(""),
-            ParamSpec::string("x_column", "Its column (mean over rows)"),
+            ParamSpec::string("x_column", "Its column (mean over rows)")
+                .names_column(ColumnRef::of("x_table").from_stage("x_stage")),
             ParamSpec::string("y_stage", "Upstream stage giving y"),
             ParamSpec::string("y_table", "Its table (empty = first)").default(""),
-            ParamSpec::string("y_column", "Its column (mean over rows)"),
+            ParamSpec::string("y_column", "Its column (mean over rows)")
+                .names_column(ColumnRef::of("y_table").from_stage("y_stage")),
             ParamSpec::string(
                 "axis",
                 "Sweep axis pairing x and y instances (empty = all shared coordinates)",
@@ -47,8 +50,24 @@ pub fn spec() -> KindSpec {
         determinism: Determinism::Deterministic,
         min_inputs: 2,
         max_inputs: None,
-        reads: vec![],
-        writes: vec![],
+        reads: vec![InputSpec::new(
+            "`x_table` of `x_stage`'s and `y_table` of `y_stage`'s instances",
+            &["probe", "reward-head"],
+            "Each instance gives the mean of one column.",
+        )],
+        writes: vec![
+            TableSpec::new("correlation", "One row.")
+                .col("n", "int64", "Paired points.")
+                .col("pearson_r", "float64", "")
+                .col("r_squared", "float64", "")
+                .col("pearson_p", "float64", "Two-sided.")
+                .col("spearman_rho", "float64", "")
+                .col("spearman_p", "float64", "Two-sided."),
+            TableSpec::new("points", "One row per paired instance.")
+                .col("key", "utf8", "The pairing coordinates.")
+                .col("x", "float64", "")
+                .col("y", "float64", ""),
+        ],
     }
 }
 

@@ -16,7 +16,9 @@ use std::sync::Arc;
 
 use arrow_array::{RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
-use warmstart_engine::{Determinism, EngineError, KindSpec, ParamSpec, StageOutput, StageRequest};
+use warmstart_engine::{
+    Determinism, EngineError, KindSpec, ParamSpec, StageOutput, StageRequest, TableSpec,
+};
 
 use crate::tables::strings;
 
@@ -40,7 +42,11 @@ pub fn spec() -> KindSpec {
         min_inputs: 0,
         max_inputs: Some(0),
         reads: vec![],
-        writes: vec![],
+        writes: vec![TableSpec::new("out", "One row per preference pair.")
+            .col("id", "utf8", "blake3(chosen ‖ 0 ‖ rejected), 32 hex digits: the same pair has the same id in every split.")
+            .col("prompt", "utf8", "The common prefix, cut after its last `Assistant:`.")
+            .col("chosen", "utf8", "The preferred dialogue, whole.")
+            .col("rejected", "utf8", "The other dialogue, whole.")],
     }
 }
 

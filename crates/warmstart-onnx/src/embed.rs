@@ -36,7 +36,8 @@ use ort::session::{Session, SessionInputValue};
 use ort::value::Tensor;
 use rayon::prelude::*;
 use warmstart_engine::{
-    Determinism, EngineError, KindSpec, ParamSpec, ParamType, StageOutput, StageRequest, Value,
+    Determinism, EngineError, InputSpec, KindSpec, ParamSpec, ParamType, StageOutput, StageRequest,
+    TableSpec, Value,
 };
 
 use crate::error::OnnxError;
@@ -95,8 +96,30 @@ pub fn spec() -> KindSpec {
         determinism: Determinism::Deterministic,
         min_inputs: 1,
         max_inputs: Some(1),
-        reads: vec![],
-        writes: vec![],
+        reads: vec![
+            InputSpec::new("the first table", &["dataset"], "Preference pairs.")
+                .col("id", "utf8", "")
+                .col("chosen", "utf8", "")
+                .col("rejected", "utf8", ""),
+        ],
+        writes: vec![
+            crate::tables::embeddings_spec(),
+            TableSpec::new("checkpoint", "The checkpoint (one row).")
+                .col("checkpoint", "utf8", "Its directory's name.")
+                .col(
+                    "step",
+                    "int64",
+                    "Training step (null without checkpoint.json).",
+                )
+                .col(
+                    "eval_loss",
+                    "float64",
+                    "Its eval loss (null without checkpoint.json).",
+                )
+                .col("hidden_size", "int64", "")
+                .col("num_layers", "int64", "Layers embedded.")
+                .col("tokens", "int64", "Tokens run through the model."),
+        ],
     }
 }
 

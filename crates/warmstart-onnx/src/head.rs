@@ -27,7 +27,8 @@ use std::sync::Arc;
 use arrow_array::{BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use warmstart_engine::{
-    Determinism, EngineError, KindSpec, ParamSpec, StageInput, StageOutput, StageRequest,
+    Determinism, EngineError, InputSpec, KindSpec, ParamSpec, StageInput, StageOutput,
+    StageRequest, TableSpec,
 };
 
 use crate::linear::{Loss, TrainConfig, std_devs, train_with};
@@ -76,8 +77,36 @@ pub fn spec() -> KindSpec {
         determinism: Determinism::Seeded,
         min_inputs: 2,
         max_inputs: Some(3),
-        reads: vec![],
-        writes: vec![],
+        reads: vec![
+            InputSpec::new("embeddings", &["embed"], "Last-token hidden states.")
+                .col("id", "utf8", "")
+                .col("side", "utf8", "")
+                .col("layer", "int64", ""),
+            InputSpec::new(
+                "predictions",
+                &["reward-head"],
+                "Optional third input: soft labels for every training id.",
+            )
+            .col("id", "utf8", "")
+            .col("soft_label", "float64", ""),
+        ],
+        writes: vec![
+            TableSpec::new("metrics", "One row.")
+                .col(
+                    "accuracy",
+                    "float64",
+                    "Fraction of evaluation pairs with z > 0.",
+                )
+                .col("n_train", "int64", "")
+                .col("n_eval", "int64", "")
+                .col("layer", "int64", "")
+                .col("loss", "utf8", ""),
+            TableSpec::new("predictions", "One row per evaluation pair.")
+                .col("id", "utf8", "")
+                .col("soft_label", "float64", "σ(z).")
+                .col("logit", "float64", "z = r(chosen) − r(rejected).")
+                .col("correct", "bool", "z > 0."),
+        ],
     }
 }
 

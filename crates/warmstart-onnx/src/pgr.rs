@@ -11,7 +11,10 @@ use std::sync::Arc;
 
 use arrow_array::{Float64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
-use warmstart_engine::{Determinism, EngineError, KindSpec, ParamSpec, StageOutput, StageRequest};
+use warmstart_engine::{
+    ColumnRef, Determinism, EngineError, InputSpec, KindSpec, ParamSpec, StageOutput, StageRequest,
+    TableSpec,
+};
 
 use crate::tables::{input_table, numbers};
 
@@ -20,13 +23,29 @@ pub fn spec() -> KindSpec {
         name: "pgr".into(),
         doc: "PGR = (w2s − weak)/(ceiling − weak); inputs [weak, w2s, ceiling]".into(),
         params: vec![
-            ParamSpec::string("column", "The metric column to compare").default("accuracy"),
+            ParamSpec::string("column", "The metric column to compare")
+                .default("accuracy")
+                .names_column(ColumnRef::of_table("metrics")),
         ],
         determinism: Determinism::Deterministic,
         min_inputs: 3,
         max_inputs: Some(3),
-        reads: vec![],
-        writes: vec![],
+        reads: vec![InputSpec::new(
+            "metrics",
+            &["reward-head"],
+            "Weak, W2S student and ceiling, by position; column `column` is read.",
+        )],
+        writes: vec![
+            TableSpec::new("pgr", "One row.")
+                .col("weak", "float64", "")
+                .col("w2s", "float64", "")
+                .col("ceiling", "float64", "")
+                .col(
+                    "pgr",
+                    "float64",
+                    "(w2s − weak)/(ceiling − weak); NaN when ceiling = weak.",
+                ),
+        ],
     }
 }
 

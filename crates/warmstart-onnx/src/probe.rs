@@ -14,7 +14,9 @@ use std::sync::Arc;
 
 use arrow_array::{Float64Array, Int64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
-use warmstart_engine::{Determinism, EngineError, KindSpec, ParamSpec, StageOutput, StageRequest};
+use warmstart_engine::{
+    Determinism, EngineError, InputSpec, KindSpec, ParamSpec, StageOutput, StageRequest, TableSpec,
+};
 
 use crate::head::pair_features;
 use crate::linear::{Linear, Loss, SplitMix, TrainConfig, std_devs, train};
@@ -43,8 +45,25 @@ pub fn spec() -> KindSpec {
         determinism: Determinism::Seeded,
         min_inputs: 1,
         max_inputs: Some(1),
-        reads: vec![],
-        writes: vec![],
+        reads: vec![
+            InputSpec::new("embeddings", &["embed"], "Last-token hidden states.")
+                .col("id", "utf8", "")
+                .col("side", "utf8", "")
+                .col("layer", "int64", ""),
+        ],
+        writes: vec![
+            TableSpec::new("layers", "One row per layer.")
+                .col("layer", "int64", "")
+                .col("train_accuracy", "float64", "")
+                .col("test_accuracy", "float64", "")
+                .col("n_train", "int64", "")
+                .col("n_test", "int64", ""),
+            TableSpec::new("summary", "One row.")
+                .col("best_layer", "int64", "")
+                .col("best_accuracy", "float64", "")
+                .col("last_accuracy", "float64", "The highest layer's.")
+                .col("mean_accuracy", "float64", ""),
+        ],
     }
 }
 

@@ -28,6 +28,19 @@ pub struct EmbeddingRow {
     pub embedding: Vec<f32>,
 }
 
+/// The declaration of [`embedding_table`]'s output.
+pub fn embeddings_spec() -> warmstart_engine::TableSpec {
+    warmstart_engine::TableSpec::new("embeddings", "One row per text, side and layer.")
+        .col("id", "utf8", "The pair's id.")
+        .col("side", "utf8", "chosen | rejected.")
+        .col("layer", "int64", "0 = token embeddings, L = last block.")
+        .col(
+            "embedding",
+            "fixed_size_list<float32>",
+            "The last non-pad token's hidden state.",
+        )
+}
+
 /// Build an embedding table.
 pub fn embedding_table(rows: &[EmbeddingRow], dim: usize) -> Result<RecordBatch, EngineError> {
     let item = Arc::new(Field::new("item", DataType::Float32, false));

@@ -23,6 +23,7 @@
 //! touches the cache layout (that is `warmstart-cache`); it talks to engines only through
 //! the `Engine` trait, so built-in, plugin and process engines are indistinguishable here.
 
+pub mod columns;
 pub mod executor;
 pub mod node_params;
 pub mod plan;

@@ -4,7 +4,7 @@
 //! errors that point into the experiment file: an unknown kind or engine, a kind the chosen
 //! engine does not offer, an unknown param (with a "did you mean"), a missing required
 //! param, a value of the wrong type or out of the declared range, too few or too many
-//! inputs. File-level errors (syntax, sweeps, cycles, expressions) were caught earlier by
+//! inputs, and a param naming a column its input will not have (`columns`). File-level errors (syntax, sweeps, cycles, expressions) were caught earlier by
 //! `warmstart-spec`.
 
 use std::collections::HashMap;
@@ -105,6 +105,31 @@ impl Plan {
         }
         users
     }
+}
+
+/// Point a param error also at the `[params]` entries its value is computed from: with
+/// `tau = "${tau}"` and `[params] tau = "20"`, the string is wrong where it is defined.
+fn with_definitions(
+    mut e: SpecError,
+    experiment: &Experiment,
+    st: &warmstart_spec::StageSpec,
+    param: &str,
+) -> SpecError {
+    let Some((_, raw)) = st.params.iter().find(|(k, _)| k.value == param) else {
+        return e;
+    };
+    let warmstart_spec::RawValue::Template { template, .. } = &raw.value else {
+        return e;
+    };
+    for (name, _) in template.names() {
+        if let Some((_, v)) = experiment.params.iter().find(|(k, _)| *k == name) {
+            e = e.with_label(
+                v.span.clone(),
+                format!("`{name}` is defined here ({})", v.value.type_name()),
+            );
+        }
+    }
+    e
 }
 
 /// A stage's engine and the spec of its kind, resolved once per stage.
@@ -274,14 +299,15 @@ pub fn build(experiment: Experiment, registry: &Registry) -> Result<Plan, SpecEr
                         } else if let Some(hi) = pspec.max {
                             help.push_str(&format!(" Must be ≤ {hi}."));
                         }
-                        errors.push(SpecError::new(
+                        let e = SpecError::new(
                             &src,
                             value.span.clone(),
                             "warmstart::plan::invalid_param",
                             format!("stage `{}`: param `{name}`{at}: {msg}", st.name),
                             msg.clone(),
                             Some(help),
-                        ));
+                        );
+                        errors.push(with_definitions(e, &experiment, st, &name));
                     }
                     ok = false;
                 }
@@ -369,7 +395,7 @@ pub fn build(experiment: Experiment, registry: &Registry) -> Result<Plan, SpecEr
                 continue;
             }
         };
-        let seed = st
+        let seed = inst
             .seed
             .unwrap_or_else(|| derive_seed(experiment.seed, &st.name, &inst.coords));
         nodes.push(Node {
@@ -389,6 +415,27 @@ pub fn build(experiment: Experiment, registry: &Registry) -> Result<Plan, SpecEr
     }
     if !errors.is_empty() {
         return Err(SpecErrors(errors));
+    }
+    // Only once every param is valid: a column check on top of an invalid plan would be a
+    // follow-on error.
+    let column_errors = crate::columns::check(&nodes, &mut |stage, param, message, label, help| {
+        let st = &experiment.stages[stage];
+        let span = st
+            .params
+            .iter()
+            .find(|(k, _)| k.value == param)
+            .map_or(st.span.clone(), |(_, v)| v.span.clone());
+        SpecError::new(
+            &src,
+            span,
+            "warmstart::plan::unknown_column",
+            message,
+            label,
+            help,
+        )
+    });
+    if !column_errors.is_empty() {
+        return Err(SpecErrors(column_errors));
     }
     // Instances are in topological order and every instance made a node (no errors), so
     // instance indices are node indices: `Node::inputs` is the DAG.

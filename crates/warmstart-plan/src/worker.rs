@@ -204,6 +204,35 @@ pub fn call_engine(
 }
 
 /// [`call_engine`], keeping which param a failure is about.
+/// Check a stage's outputs against its kind's `writes` (when it declares any): every table
+/// declared, each as declared, and every unconditional declared table present. Keeps what
+/// `warmstart kinds` documents and what plan-time column checks assume true of the code.
+fn check_declared_outputs(
+    kind: &warmstart_engine::KindSpec,
+    out: &warmstart_engine::StageOutput,
+) -> Result<(), String> {
+    if kind.writes.is_empty() {
+        return Ok(());
+    }
+    for t in &out.tables {
+        let Some(spec) = kind.writes.iter().find(|s| s.name == t.name) else {
+            let declared: Vec<&str> = kind.writes.iter().map(|s| s.name.as_str()).collect();
+            return Err(format!(
+                "it wrote table `{}`, which is not declared (declared: {})",
+                t.name,
+                declared.join(", ")
+            ));
+        };
+        warmstart_engine::tables_spec::check_output(spec, &t.batch)?;
+    }
+    for spec in kind.writes.iter().filter(|s| s.when.is_none()) {
+        if !out.tables.iter().any(|t| t.name == spec.name) {
+            return Err(format!("declared table `{}` is missing", spec.name));
+        }
+    }
+    Ok(())
+}
+
 pub fn call_engine_detailed(
     engine: &dyn Engine,
     mut request: StageRequest,
@@ -221,7 +250,20 @@ pub fn call_engine_detailed(
         let _ = std::fs::remove_dir_all(&scratch);
     }
     match result {
-        Ok(Ok(o)) => Ok(o),
+        Ok(Ok(o)) => match engine.info().kind(&request.kind) {
+            Some(kind) => match check_declared_outputs(kind, &o) {
+                Ok(()) => Ok(o),
+                Err(problem) => Err(CallError {
+                    message: format!(
+                        "engine `{}`'s kind `{}` returned outputs that do not match its declaration: {problem} (a bug in the engine or in its `writes` declaration)",
+                        engine.info().id,
+                        kind.name
+                    ),
+                    param: None,
+                }),
+            },
+            None => Ok(o),
+        },
         Ok(Err(e)) => Err(CallError {
             message: e.to_string(),
             param: match e {

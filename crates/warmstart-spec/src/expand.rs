@@ -284,6 +284,32 @@ pub fn expand(exp: &Experiment) -> Result<Expanded, SpecErrors> {
                     }
                 }
             }
+            let seed = match &s.seed {
+                None => None,
+                Some(raw) => {
+                    let what = format!("`seed` of stage `{}`", s.name);
+                    match eval_raw(&raw.value, &raw.span, &lookup) {
+                        Ok(Value::Int(i)) if i >= 0 => Some(i as u64),
+                        Ok(other) => {
+                            let e = crate::expr::ExprError {
+                                span: 0..0,
+                                code: "spec::bad-seed",
+                                // One message for every instance, so it is reported once.
+                                message: "no non-negative integer".into(),
+                                label: format!("gives {other} (a seed must be an integer ≥ 0)"),
+                                help: Some("a seed expression must give an integer ≥ 0, e.g. `seed = \"${100 + rep}\"` with an integer axis `rep`".into()),
+                            };
+                            err(e, None, raw.span.clone(), what, &mut errors);
+                            None
+                        }
+                        Err(f) => {
+                            let (e, base, whole) = *f;
+                            err(e, base, whole, what, &mut errors);
+                            None
+                        }
+                    }
+                }
+            };
             let mut inputs = Vec::new();
             let mut input_stage = Vec::new();
             for m in &matches {
@@ -299,6 +325,7 @@ pub fn expand(exp: &Experiment) -> Result<Expanded, SpecErrors> {
                 param_keys: param_keys.clone(),
                 inputs,
                 input_stage,
+                seed,
             });
         }
     }

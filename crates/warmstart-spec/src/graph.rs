@@ -239,6 +239,9 @@ pub(crate) fn stage_axes_in(
         for (_, v) in &s.params {
             collect_names(&v.value, &mut names);
         }
+        if let Some(seed) = &s.seed {
+            collect_names(&seed.value, &mut names);
+        }
         for n in names {
             if is_axis(&n) {
                 set.insert(n);

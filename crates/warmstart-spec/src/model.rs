@@ -129,7 +129,9 @@ pub struct StageSpec {
     pub inputs: Vec<InputSpec>,
     /// Params (every non-reserved key), unevaluated, in file order.
     pub params: Vec<(Spanned<String>, Spanned<RawValue>)>,
-    pub seed: Option<u64>,
+    /// An explicit seed: a non-negative integer, or a `${…}` expression evaluated per
+    /// instance like a param (`seed = "${100 + rep}"`), whose axes the stage then uses.
+    pub seed: Option<Spanned<RawValue>>,
     pub threads: Option<usize>,
     /// `gpu = true/false` or a device number.
     pub gpu: Option<Value>,
@@ -172,6 +174,8 @@ pub struct Instance {
     pub inputs: Vec<usize>,
     /// Parallel to `inputs`: the index of the [`InputSpec`] each came from.
     pub input_stage: Vec<usize>,
+    /// The stage's explicit seed evaluated for these coordinates (`None`: derived).
+    pub seed: Option<u64>,
 }
 
 /// An instance's evaluated params, sorted by name, each with the span of its value.

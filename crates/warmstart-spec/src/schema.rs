@@ -83,7 +83,13 @@ pub fn json_schema(kinds: &[KindSpec]) -> Json {
     );
     stage_props.insert(
         "seed".into(),
-        json!({ "type": "integer", "minimum": 0, "description": "Explicit seed for this stage." }),
+        json!({
+            "anyOf": [
+                { "type": "integer", "minimum": 0 },
+                { "type": "string", "pattern": "\\$\\{" }
+            ],
+            "description": "Explicit seed for this stage: an integer ≥ 0, or a `${…}` expression evaluated per sweep point (`\"${100 + rep}\"`)."
+        }),
     );
     stage_props.insert(
         "threads".into(),

@@ -151,3 +151,46 @@ fn unreadable_file_is_a_spec_error() {
         .expect("renders");
     assert!(out.contains("cannot read experiment file does/not/exist.toml"));
 }
+
+#[test]
+fn seed_expressions_give_one_seed_per_sweep_point() {
+    let text = r#"
+[experiment]
+name = "seeds"
+seed = 5
+
+[sweep]
+rep = [0, 1, 2]
+rho = [0.2, 0.8]
+
+[stages.gen]
+kind = "echo"
+seed = "${100 + rep}"
+
+[stages.fixed]
+kind = "echo"
+seed = 7
+
+[stages.derived]
+kind = "echo"
+inputs = ["gen"]
+"#;
+    let exp = warmstart_spec::parse(warmstart_spec::SourceFile {
+        path: "seeds.toml".into(),
+        text: text.into(),
+    })
+    .expect("valid");
+    let x = expand(&exp).expect("expands");
+    // The expression's axis becomes the stage's axis, and not `rho`, which it does not use.
+    assert_eq!(x.stage_axes[0], vec!["rep".to_string()]);
+    let seeds = |stage: usize| -> Vec<Option<u64>> {
+        x.instances
+            .iter()
+            .filter(|i| i.stage == stage)
+            .map(|i| i.seed)
+            .collect()
+    };
+    assert_eq!(seeds(0), vec![Some(100), Some(101), Some(102)]);
+    assert_eq!(seeds(1), vec![Some(7)]);
+    assert_eq!(seeds(2), vec![None, None, None], "no explicit seed: derived later");
+}

@@ -25,7 +25,8 @@ use std::collections::BTreeMap;
 
 use arrow_array::{Array, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use warmstart_engine::{
-    Determinism, EngineError, KindSpec, ParamSpec, ParamType, StageOutput, StageRequest, Value,
+    Determinism, EngineError, Extra, InputSpec, KindSpec, ParamSpec, ParamType, StageOutput,
+    StageRequest, TableSpec, Value,
 };
 
 use super::common::{Col, batch, col_f64, table};
@@ -43,8 +44,42 @@ pub fn spec() -> KindSpec {
         determinism: Determinism::Deterministic,
         min_inputs: 1,
         max_inputs: None,
-        reads: vec![],
-        writes: vec![],
+        reads: vec![InputSpec::new(
+            "the table named by `table` (default `trajectory`)",
+            &["finetune"],
+            "Read from every gathered instance; its float64, int64, bool and utf8 columns are carried. With dist2, risk, weak_risk and weak_dist2 (a `finetune` trajectory) it also yields `summary`.",
+        )],
+        writes: vec![
+            TableSpec::new("rows_stats", "Mean ± spread of `rows` over the `over` axes, per remaining coordinates and time (`t` or `step`).")
+                .open("the remaining coordinates, `t`/`step`, `n`, and `<col>_mean`, `_std`, `_sem`, `_min`, `_max` per numeric column")
+                .when("`over` is set"),
+            TableSpec::new("rows", "Every row of every input's table.")
+                .col("stage", "utf8", "The input's stage.")
+                .extra(Extra::Coordinates)
+                .extra(Extra::InputColumns { table_param: "table".into() }),
+            TableSpec::new("summary_stats", "`summary` reduced over the `over` axes.")
+                .open("the remaining coordinates, `n`, and `<col>_mean`, `_std`, `_sem`, `_min`, `_max` per numeric column")
+                .when("`over` is set and the table is a trajectory"),
+            TableSpec::new("summary", "One row per input.")
+                .col("stage", "utf8", "")
+                .extra(Extra::Coordinates)
+                .col("final_dist2", "float64", "")
+                .col("min_dist2", "float64", "")
+                .col("final_risk", "float64", "")
+                .col("min_risk", "float64", "")
+                .col("weak_risk", "float64", "")
+                .col("weak_dist2", "float64", "")
+                .col("w2sg", "bool", "final_risk < weak_risk.")
+                .col("t_below", "float64", "First time dist2 < weak_dist2 (NaN if never).")
+                .col("t_back", "float64", "First later time dist2 ≥ weak_dist2 again (NaN if never).")
+                .when("the table has dist2, risk, weak_risk and weak_dist2"),
+            TableSpec::new("crossings", "Where final_risk − weak_risk changes sign along `axis`, per group of the other coordinates.")
+                .col("group", "utf8", "The other coordinates, `a=1,b=2`.")
+                .col("axis", "utf8", "")
+                .col("crossing", "float64", "Linearly interpolated.")
+                .col("to_success", "bool", "W2SG holds above the crossing.")
+                .when("`axis` is set and `summary` is written"),
+        ],
     }
 }
 

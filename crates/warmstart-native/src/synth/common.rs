@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
-use warmstart_engine::{EngineError, NamedTable, StageRequest, Value};
+use warmstart_engine::{EngineError, InputSpec, NamedTable, StageRequest, TableSpec, Value};
 use warmstart_synth::SynthError;
 use warmstart_synth::activation::ActivationKind;
 use warmstart_synth::model::{Problem, ProblemParams};
@@ -164,6 +164,55 @@ pub fn problem_tables(p: &Problem) -> Result<Vec<NamedTable>, EngineError> {
         NamedTable::new("meta", meta),
         NamedTable::new("problem", prob),
     ])
+}
+
+/// The declaration of [`problem_tables`]' `meta` (written by `generate`, passed through by
+/// the kinds downstream of it).
+pub fn meta_spec() -> TableSpec {
+    TableSpec::new("meta", "The problem's scalars (one row).")
+        .col("d", "int64", "Dimension.")
+        .col("alpha", "float64", "α = ⟨v, w*⟩.")
+        .col("rho", "float64", "ρ = ⟨w_weak, w*⟩.")
+        .col("lambda", "float64", "Spike strength λ.")
+        .col("activation", "utf8", "The activation's name.")
+        .col("s2", "float64", "s² = 1 + λα².")
+        .col(
+            "act_constant",
+            "float64",
+            "s² of shifted-he3, c of proj-tanh or k of bounded-tanh.",
+        )
+}
+
+/// The declaration of [`problem_tables`]' `problem`.
+pub fn problem_spec() -> TableSpec {
+    TableSpec::new("problem", "The problem's vectors, one row per coordinate.")
+        .col("i", "int64", "Coordinate index.")
+        .col("w_star", "float64", "The target w*.")
+        .col("v", "float64", "The spike v.")
+        .col("w_weak", "float64", "The weak supervisor w_weak.")
+}
+
+/// The declaration of a [`vector_table`] called `name`.
+pub fn vector_spec(name: &str, doc: &str) -> TableSpec {
+    TableSpec::new(name, doc)
+        .col("i", "int64", "Coordinate index.")
+        .col("w", "float64", "The vector's coordinate.")
+}
+
+/// What every kind that rebuilds the problem with [`load_problem`] reads.
+pub fn problem_inputs() -> Vec<InputSpec> {
+    vec![
+        InputSpec::new(
+            "meta",
+            &["generate", "pretrain", "weak-label", "finetune"],
+            "The problem's scalars.",
+        ),
+        InputSpec::new(
+            "problem",
+            &["generate", "pretrain", "weak-label", "finetune"],
+            "w*, v, w_weak.",
+        ),
+    ]
 }
 
 /// Rebuilds the instance from the `meta` and `problem` tables of the inputs.

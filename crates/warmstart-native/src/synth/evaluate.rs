@@ -5,11 +5,15 @@
 //! weak_label_risk = L_weak(w), dist2, overlap_wstar, overlap_v, weak_risk = R(w_weak),
 //! w2sg = risk < weak_risk).
 
-use warmstart_engine::{Determinism, EngineError, KindSpec, ParamSpec, StageOutput, StageRequest};
+use warmstart_engine::{
+    Determinism, EngineError, InputSpec, KindSpec, ParamSpec, StageOutput, StageRequest, TableSpec,
+};
 use warmstart_synth::linalg::dot;
 use warmstart_synth::risk::{risk_mc, true_risk, weak_label_risk};
 
-use super::common::{Col, col_f64, load_problem, need_table, quad_n_spec, quadrature, se, table};
+use super::common::{
+    Col, col_f64, load_problem, need_table, problem_inputs, quad_n_spec, quadrature, se, table,
+};
 
 pub fn spec() -> KindSpec {
     KindSpec {
@@ -30,8 +34,35 @@ pub fn spec() -> KindSpec {
         determinism: Determinism::Seeded,
         min_inputs: 1,
         max_inputs: None,
-        reads: vec![],
-        writes: vec![],
+        reads: {
+            let mut r = problem_inputs();
+            r.push(
+                InputSpec::new(
+                    "`student` or `init` (as `vector` says)",
+                    &["finetune", "pretrain"],
+                    "The vector to evaluate.",
+                )
+                .col("w", "float64", ""),
+            );
+            r
+        },
+        writes: vec![
+            TableSpec::new("eval", "One row.")
+                .col("vector", "utf8", "Which vector.")
+                .col("risk", "float64", "R(w), exact.")
+                .col(
+                    "risk_mc",
+                    "float64",
+                    "R(w), Monte Carlo (NaN if mc_samples = 0).",
+                )
+                .col("risk_mc_se", "float64", "Its standard error.")
+                .col("weak_label_risk", "float64", "L_weak(w).")
+                .col("dist2", "float64", "")
+                .col("overlap_wstar", "float64", "")
+                .col("overlap_v", "float64", "")
+                .col("weak_risk", "float64", "R(w_weak).")
+                .col("w2sg", "bool", "risk < weak_risk."),
+        ],
     }
 }
 

@@ -8,14 +8,15 @@
 //! w2sg = final_risk < weak_risk), `student` (i, w), and `meta`, `problem` passed through.
 
 use warmstart_engine::{
-    Determinism, EngineError, KindSpec, NamedTable, ParamSpec, StageOutput, StageRequest,
+    Determinism, EngineError, InputSpec, KindSpec, NamedTable, ParamSpec, StageOutput,
+    StageRequest, TableSpec,
 };
 use warmstart_synth::pgd::{Labels, PgdConfig, run_pgd, steps_for};
 use warmstart_synth::risk::true_risk;
 
 use super::common::{
-    Col, col_f64, load_problem, need_table, problem_tables, quad_n_spec, quadrature, se, table,
-    vector_table,
+    Col, col_f64, load_problem, meta_spec, need_table, problem_inputs, problem_spec,
+    problem_tables, quad_n_spec, quadrature, se, table, vector_spec, vector_table,
 };
 
 pub fn spec() -> KindSpec {
@@ -33,8 +34,37 @@ pub fn spec() -> KindSpec {
         determinism: Determinism::Seeded,
         min_inputs: 1,
         max_inputs: None,
-        reads: vec![],
-        writes: vec![],
+        reads: {
+            let mut r = problem_inputs();
+            r.push(
+                InputSpec::new("the table named by `init_table` (default `init`)", &["pretrain"], "The initial vector.")
+                    .col("w", "float64", ""),
+            );
+            r
+        },
+        writes: vec![
+            TableSpec::new("trajectory", "The fine-tuning run, one row per logged step.")
+                .col("step", "int64", "")
+                .col("t", "float64", "step / d.")
+                .col("dist2", "float64", "‖w − w*‖².")
+                .col("overlap_wstar", "float64", "")
+                .col("overlap_weak", "float64", "")
+                .col("risk", "float64", "R(w), exact.")
+                .col("weak_risk", "float64", "R(w_weak) (constant).")
+                .col("weak_dist2", "float64", "2 − 2ρ (constant)."),
+            TableSpec::new("summary", "The run in one row.")
+                .col("steps", "int64", "")
+                .col("final_dist2", "float64", "")
+                .col("min_dist2", "float64", "")
+                .col("final_risk", "float64", "")
+                .col("min_risk", "float64", "")
+                .col("weak_risk", "float64", "")
+                .col("weak_dist2", "float64", "")
+                .col("w2sg", "bool", "final_risk < weak_risk."),
+            vector_spec("student", "The fine-tuned student w."),
+            meta_spec(),
+            problem_spec(),
+        ],
     }
 }
 

@@ -9,7 +9,7 @@ use warmstart_engine::{Determinism, EngineError, KindSpec, ParamSpec, StageOutpu
 use warmstart_synth::activation::ActivationKind;
 use warmstart_synth::model::{Problem, ProblemParams};
 
-use super::common::{problem_tables, se};
+use super::common::{meta_spec, problem_spec, problem_tables, se};
 
 pub fn spec() -> KindSpec {
     KindSpec {
@@ -28,7 +28,7 @@ pub fn spec() -> KindSpec {
         min_inputs: 0,
         max_inputs: Some(0),
         reads: vec![],
-        writes: vec![],
+        writes: vec![meta_spec(), problem_spec()],
     }
 }
 

@@ -16,11 +16,13 @@
 //!
 //! pull, mu and geodesic_curvature are NaN exactly at w = ±w*.
 
-use warmstart_engine::{Determinism, EngineError, KindSpec, ParamSpec, StageOutput, StageRequest};
+use warmstart_engine::{
+    Determinism, EngineError, KindSpec, ParamSpec, StageOutput, StageRequest, TableSpec,
+};
 use warmstart_synth::landscape::along_power_iteration;
 use warmstart_synth::pca::PcaConfig;
 
-use super::common::{Col, load_problem, quad_n_spec, quadrature, se, table};
+use super::common::{Col, load_problem, problem_inputs, quad_n_spec, quadrature, se, table};
 
 pub fn spec() -> KindSpec {
     KindSpec {
@@ -46,8 +48,24 @@ pub fn spec() -> KindSpec {
         determinism: Determinism::Seeded,
         min_inputs: 1,
         max_inputs: None,
-        reads: vec![],
-        writes: vec![],
+        reads: problem_inputs(),
+        writes: vec![
+            TableSpec::new("landscape", "Per power iterate (iter 0 = random start).")
+                .col("iter", "int64", "")
+                .col("overlap_v", "float64", "")
+                .col("overlap_wstar", "float64", "")
+                .col("theta_deg", "float64", "∠(w, w*) in degrees.")
+                .col("dist", "float64", "‖w − w*‖.")
+                .col("pull", "float64", "⟨−∇R(w), t̂⟩ (NaN at ±w*).")
+                .col("mu", "float64", "One-point strong convexity (NaN at ±w*).")
+                .col("mu_dist", "float64", "mu·dist.")
+                .col("mu_hessian", "float64", "λ_min of the Riemannian Hessian.")
+                .col("geodesic_curvature", "float64", "(NaN at ±w*).")
+                .col("eps", "float64", "‖grad L − grad R‖ (the weak bias ε).")
+                .col("eps_euclidean", "float64", "‖∇L − ∇R‖.")
+                .col("risk", "float64", "")
+                .col("weak_label_risk", "float64", ""),
+        ],
     }
 }
 

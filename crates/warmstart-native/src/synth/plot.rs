@@ -19,8 +19,8 @@ use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use warmstart_engine::{
-    Determinism, EngineError, KindSpec, ParamSpec, StageInput, StageOutput, StageRequest, Value,
-    files_table,
+    ColumnRef, Determinism, EngineError, InputSpec, KindSpec, ParamSpec, StageInput, StageOutput,
+    StageRequest, TableSpec, Value, files_table,
 };
 
 use super::common::col_f64;
@@ -34,11 +34,11 @@ pub fn spec() -> KindSpec {
         doc: "Line plot of y against x, one line per series, optional dashed baseline; writes <name>.svg and <name>.png.".into(),
         params: vec![
             ParamSpec::string("table", "Input table to plot (\"\" = each input's first table).").default("rows"),
-            ParamSpec::string("x", "Column for the x axis."),
-            ParamSpec::string("y", "Column for the y axis; `a,b` plots several columns, one series each."),
-            ParamSpec::string("series", "Column or coordinate that splits lines (\"\" = one line).").default(""),
-            ParamSpec::any("baseline", "Dashed baseline: a number (a horizontal line), or a column name — a horizontal line when the column is constant, else a dashed curve through its value at each x (e.g. 2 − 2ρ against ρ) (\"\" = none).").default(""),
-            ParamSpec::string("y_err", "Column(s) of a symmetric error of y, one per y column (e.g. `final_dist2_sem` from aggregate's `over`): a shaded band around each line, or error bars on points (\"\" = none).").default(""),
+            ParamSpec::string("x", "Column for the x axis.").names_column(ColumnRef::of("table")),
+            ParamSpec::string("y", "Column for the y axis; `a,b` plots several columns, one series each.").names_column(ColumnRef::of("table").list()),
+            ParamSpec::string("series", "Column or coordinate that splits lines (\"\" = one line).").default("").names_column(ColumnRef::of("table").or_coordinate()),
+            ParamSpec::any("baseline", "Dashed baseline: a number (a horizontal line), or a column name — a horizontal line when the column is constant, else a dashed curve through its value at each x (e.g. 2 − 2ρ against ρ) (\"\" = none).").default("").names_column(ColumnRef::of("table").or_number()),
+            ParamSpec::string("y_err", "Column(s) of a symmetric error of y, one per y column (e.g. `final_dist2_sem` from aggregate's `over`): a shaded band around each line, or error bars on points (\"\" = none).").default("").names_column(ColumnRef::of("table").list()),
             ParamSpec::string("baseline_label", "Legend text of the baseline.").default("baseline"),
             ParamSpec::boolean("log_x", "Logarithmic x axis (x = 0 is drawn at half the smallest positive x, and the axis label says so; negative x are left out).").default(false),
             ParamSpec::boolean("log_y", "Logarithmic y axis.").default(false),
@@ -59,8 +59,14 @@ pub fn spec() -> KindSpec {
         determinism: Determinism::Deterministic,
         min_inputs: 1,
         max_inputs: None,
-        reads: vec![],
-        writes: vec![],
+        reads: vec![InputSpec::new(
+            "the table named by `table` (default `rows`)",
+            &["aggregate"],
+            "Read from every input that has it; `x`, `y`, `series`, `baseline` and `y_err` name its columns.",
+        )],
+        writes: vec![TableSpec::new("files", "The figure: `<name>.svg` and `<name>.png`.")
+            .col("path", "utf8", "File name.")
+            .col("data", "binary", "File contents.")],
     }
 }
 

@@ -9,7 +9,7 @@
 //! `problem` passed through.
 
 use warmstart_engine::{
-    Determinism, EngineError, KindSpec, NamedTable, ParamSpec, StageOutput, StageRequest,
+    Determinism, EngineError, KindSpec, NamedTable, ParamSpec, StageOutput, StageRequest, TableSpec,
 };
 use warmstart_synth::init::{fixed_init, random_init};
 use warmstart_synth::linalg::dot;
@@ -17,7 +17,8 @@ use warmstart_synth::pca::{PcaConfig, PcaStep, power_iteration};
 use warmstart_synth::risk::{true_risk, weak_label_risk};
 
 use super::common::{
-    Col, load_problem, problem_tables, quad_n_spec, quadrature, se, table, vector_table,
+    Col, load_problem, meta_spec, problem_inputs, problem_spec, problem_tables, quad_n_spec,
+    quadrature, se, table, vector_spec, vector_table,
 };
 
 pub fn spec() -> KindSpec {
@@ -35,8 +36,27 @@ pub fn spec() -> KindSpec {
         determinism: Determinism::Seeded,
         min_inputs: 1,
         max_inputs: None,
-        reads: vec![],
-        writes: vec![],
+        reads: problem_inputs(),
+        writes: vec![
+            vector_spec("init", "The initial student w₀ (unit norm)."),
+            TableSpec::new("init_summary", "How good w₀ is (one row).")
+                .col("method", "utf8", "pca | random | fixed.")
+                .col("overlap_wstar", "float64", "⟨w₀, w*⟩.")
+                .col("overlap_v", "float64", "⟨w₀, v⟩.")
+                .col("overlap_weak", "float64", "⟨w₀, w_weak⟩.")
+                .col("dist2", "float64", "‖w₀ − w*‖² = 2 − 2⟨w₀, w*⟩.")
+                .col("risk", "float64", "R(w₀), exact.")
+                .col("weak_risk", "float64", "R(w_weak), exact.")
+                .col("weak_label_risk", "float64", "L_weak(w₀).")
+                ,
+            TableSpec::new("trace", "The power iteration (a single row iter 0 for random/fixed).")
+                .col("iter", "int64", "")
+                .col("overlap_v", "float64", "")
+                .col("overlap_wstar", "float64", "")
+                .col("rayleigh", "float64", "Rayleigh quotient of the sample covariance."),
+            meta_spec(),
+            problem_spec(),
+        ],
     }
 }
 

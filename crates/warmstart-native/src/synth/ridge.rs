@@ -7,7 +7,8 @@
 //! gain, gain_se).
 
 use warmstart_engine::{
-    Determinism, EngineError, KindSpec, ParamSpec, ParamType, StageOutput, StageRequest, Value,
+    Determinism, EngineError, KindSpec, ParamSpec, ParamType, StageOutput, StageRequest, TableSpec,
+    Value,
 };
 use warmstart_synth::ridge::{
     RidgeSim, simulate, simulate_weighted, student_excess, teacher_excess,
@@ -45,7 +46,25 @@ pub fn spec() -> KindSpec {
         min_inputs: 0,
         max_inputs: Some(0),
         reads: vec![],
-        writes: vec![],
+        writes: vec![
+            TableSpec::new("ridge", "Per λ_s of the grid.")
+                .col("lambda_s", "float64", "")
+                .col("teacher_sim", "float64", "The teacher's simulated excess risk.")
+                .col("teacher_sim_se", "float64", "")
+                .col("student_sim", "float64", "")
+                .col("student_sim_se", "float64", "")
+                .col("teacher_theory", "float64", "")
+                .col("student_theory", "float64", "")
+                .col("student_beats_teacher", "bool", "In theory.")
+                .col("lambda_t_opt", "float64", "σ²γ_t."),
+            TableSpec::new("weighted", "Per ζ of the grid: the weighted-ridge student's gain.")
+                .col("zeta", "float64", "")
+                .col("zeta2", "float64", "")
+                .col("ridge_sim", "float64", "")
+                .col("weighted_sim", "float64", "")
+                .col("gain", "float64", "")
+                .col("gain_se", "float64", ""),
+        ],
     }
 }
 

@@ -11,14 +11,17 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, FixedSizeListArray, Float64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use warmstart_engine::{
-    Determinism, EngineError, KindSpec, NamedTable, ParamSpec, StageOutput, StageRequest,
+    Determinism, EngineError, KindSpec, NamedTable, ParamSpec, StageOutput, StageRequest, TableSpec,
 };
 use warmstart_synth::linalg::dot;
 use warmstart_synth::model::Problem;
 use warmstart_synth::risk::{risk_mc, true_risk};
 use warmstart_synth::rng::{stream, tags};
 
-use super::common::{Col, load_problem, problem_tables, quad_n_spec, quadrature, se, table};
+use super::common::{
+    Col, load_problem, meta_spec, problem_inputs, problem_spec, problem_tables, quad_n_spec,
+    quadrature, se, table,
+};
 
 pub fn spec() -> KindSpec {
     KindSpec {
@@ -32,8 +35,23 @@ pub fn spec() -> KindSpec {
         determinism: Determinism::Seeded,
         min_inputs: 1,
         max_inputs: None,
-        reads: vec![],
-        writes: vec![],
+        reads: problem_inputs(),
+        writes: vec![
+            TableSpec::new("weak", "The weak supervisor's quality (one row).")
+                .col("rho", "float64", "ρ.")
+                .col("weak_dist2", "float64", "2 − 2ρ.")
+                .col("weak_risk", "float64", "R(w_weak), exact.")
+                .col("weak_risk_mc", "float64", "R(w_weak), Monte Carlo (NaN when mc_samples = 0).")
+                .col("weak_risk_mc_se", "float64", "Its standard error (NaN when mc_samples = 0).")
+                .col("weak_overlap_v", "float64", "⟨w_weak, v⟩."),
+            TableSpec::new("samples", "Weak-labelled samples, one row each.")
+                .col("x", "fixed_size_list<float64>", "The input x (d values).")
+                .col("y_true", "float64", "σ(⟨w*, x⟩).")
+                .col("y_weak", "float64", "σ(⟨w_weak, x⟩).")
+                .when("n_samples > 0"),
+            meta_spec(),
+            problem_spec(),
+        ],
     }
 }
 

@@ -197,7 +197,7 @@ fn parse_stage(
                 Kind::Str(s) => description = s.clone(),
                 _ => cx.type_err(&w, v, "a string", "write the description in quotes".into()),
             },
-            "seed" => seed = seed_value(cx, v, &w),
+            "seed" => seed = stage_seed(cx, v, &w, param_names, axes),
             "threads" => match v.kind {
                 Kind::Int(Some(i)) if i >= 1 => threads = Some(i as usize),
                 Kind::Int(_) => cx.err(
@@ -234,26 +234,8 @@ fn parse_stage(
             "sweep" => sweep = string_list(cx, v, &w, axes),
             "inputs" => inputs = parse_inputs(cx, v, sname),
             _ => {
-                let broken = cx.broken.clone();
-                let known = |n: &str| -> Result<(), (String, String)> {
-                    if param_names.contains(&n)
-                        || axes.iter().any(|a| a.name == n)
-                        || broken.iter().any(|b| b == n)
-                    {
-                        Ok(())
-                    } else {
-                        Err((
-                            "not a [params] entry or [sweep] axis".into(),
-                            name_help(n, param_names, axes),
-                        ))
-                    }
-                };
-                if let Some(rv) = raw_value(
-                    cx,
-                    v,
-                    &known,
-                    &format!("param `{}` of stage `{sname}`", k.value),
-                ) {
+                let what = format!("param `{}` of stage `{sname}`", k.value);
+                if let Some(rv) = stage_value(cx, v, &what, param_names, axes) {
                     params.push((k.clone(), rv));
                 }
             }
@@ -395,4 +377,57 @@ fn parse_inputs(cx: &mut Ctx, v: &Node, sname: &str) -> Vec<InputSpec> {
         }
     }
     out
+}
+
+/// A stage param's raw value, its `${…}` names checked against `[params]` and `[sweep]`.
+fn stage_value(
+    cx: &mut Ctx,
+    v: &Node,
+    what: &str,
+    param_names: &[&str],
+    axes: &[Axis],
+) -> Option<Spanned<RawValue>> {
+    let broken = cx.broken.clone();
+    let known = |n: &str| -> Result<(), (String, String)> {
+        if param_names.contains(&n)
+            || axes.iter().any(|a| a.name == n)
+            || broken.iter().any(|b| b == n)
+        {
+            Ok(())
+        } else {
+            Err((
+                "not a [params] entry or [sweep] axis".into(),
+                name_help(n, param_names, axes),
+            ))
+        }
+    };
+    raw_value(cx, v, &known, what)
+}
+
+/// A stage's `seed`: an integer ≥ 0 as `[experiment] seed`, or a string with a `${…}`
+/// expression (per-instance seeds, e.g. `"${100 + rep}"`), checked like a param and
+/// evaluated at expansion.
+fn stage_seed(
+    cx: &mut Ctx,
+    v: &Node,
+    what: &str,
+    param_names: &[&str],
+    axes: &[Axis],
+) -> Option<Spanned<RawValue>> {
+    if let Kind::Str(s) = &v.kind
+        && s.contains("${")
+    {
+        return stage_value(cx, v, what, param_names, axes);
+    }
+    if matches!(v.kind, Kind::Str(_)) {
+        cx.type_err(
+            what,
+            v,
+            "a non-negative integer or a `${…}` expression",
+            "write e.g. `seed = 42`, or `seed = \"${100 + rep}\"` for one seed per sweep point".into(),
+        );
+        return None;
+    }
+    let s = seed_value(cx, v, what)?;
+    Some(Spanned::new(RawValue::Int(s as i64), v.span.clone()))
 }
