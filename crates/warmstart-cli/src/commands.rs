@@ -428,11 +428,14 @@ pub fn gc(files: &[std::path::PathBuf], cache: &Path, apply: bool) -> Result<(),
     out.finish()
 }
 
-pub fn schema(project: bool) -> Result<(), Failure> {
-    let schema = if project {
-        warmstart::describe::project_schema()
-    } else {
-        warmstart::describe::experiment_schema()
+/// `schema [FILE] [--project]`: the JSON Schema of experiment files (knowing the kinds of
+/// FILE's plugins too), or of the project file.
+pub fn schema(file: Option<&Path>, project: bool) -> Result<(), Failure> {
+    let schema = match file {
+        _ if project => warmstart::describe::project_schema(),
+        Some(f) => warmstart::describe::experiment_schema_for(f)
+            .map_err(|e| Failure::Invalid(crate::context::render_all(&e.0)))?,
+        None => warmstart::describe::experiment_schema(),
     };
     let mut out = Output::stdout();
     out.line(format_args!(

@@ -21,6 +21,7 @@ mod context;
 mod dag;
 mod exit;
 mod export;
+mod kinds;
 mod output;
 mod progress;
 mod render;
@@ -190,9 +191,27 @@ enum Command {
     },
     /// Print the JSON Schema of experiment files (for taplo / Even Better TOML).
     Schema {
+        /// Also type the params of the plugins' kinds this experiment (or project file,
+        /// warmstart.toml) declares [default: the built-in kinds only; other kinds are
+        /// accepted with any params].
+        file: Option<PathBuf>,
         /// The schema of the project file, warmstart.toml, instead.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "file")]
         project: bool,
+    },
+    /// The stage kinds: every kind with its engine, or with KIND everything it declares
+    /// (params, inputs, tables read and written).
+    Kinds {
+        /// The kind to describe in full [default: list every kind].
+        kind: Option<String>,
+        /// Also the kinds of the plugins this experiment (or project file, warmstart.toml)
+        /// declares.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Markdown instead of plain text; without KIND, the whole reference:
+        /// `warmstart kinds --markdown > docs/kinds.md`.
+        #[arg(long)]
+        markdown: bool,
     },
     /// Inspect engine plugins.
     #[command(subcommand)]
@@ -291,7 +310,16 @@ fn main() -> ExitCode {
             instances,
         } => dag::dag(&file, format, instances),
         Command::Verify { files, repair } => verify::verify(&files, &cache, repair),
-        Command::Schema { project } => commands::schema(project),
+        Command::Schema { file, project } => commands::schema(file.as_deref(), project),
+        Command::Kinds {
+            kind,
+            file,
+            markdown,
+        } => kinds::kinds(kinds::KindsArgs {
+            kind: kind.as_deref(),
+            file: file.as_deref(),
+            markdown,
+        }),
         Command::Plugins(PluginsCommand::List { file }) => commands::plugins_list(file.as_deref()),
         Command::Plugins(PluginsCommand::Check { path }) => commands::plugins_check(&path),
         Command::Init { dir } => commands::init(dir.as_deref()),

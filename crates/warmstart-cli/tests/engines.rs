@@ -6,52 +6,11 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::process::Command;
-use std::sync::OnceLock;
 
 use common::*;
 
-/// Build the example plugins (debug) once; crate name → shared library path.
 fn plugins() -> &'static HashMap<String, PathBuf> {
-    static BUILT: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let out = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--message-format=json",
-                "-p",
-                "warmstart-plugin-ridge",
-                "-p",
-                "warmstart-plugin-loss",
-            ])
-            .current_dir(root())
-            .output()
-            .expect("cargo build");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut map = HashMap::new();
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
-                continue;
-            };
-            let name = v["target"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .replace('_', "-");
-            for f in v["filenames"].as_array().into_iter().flatten() {
-                let f = PathBuf::from(f.as_str().unwrap_or_default());
-                if f.extension()
-                    .is_some_and(|e| e == "so" || e == "dylib" || e == "dll")
-                {
-                    map.insert(name.clone(), f);
-                }
-            }
-        }
-        map
-    })
+    common::example_plugins()
 }
 
 /// Copy a shipped experiment into a temp project, pointing `path = "…"` at a built plugin.

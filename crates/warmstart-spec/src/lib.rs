@@ -122,7 +122,7 @@ pub use expand::expand;
 pub use model::*;
 pub use parse::{parse, parse_project};
 pub use project::{PROJECT_FILE, find_project, load_project_for};
-pub use schema::{json_schema, project_json_schema};
+pub use schema::{SchemaKind, json_schema, project_json_schema};
 
 /// Read and parse an experiment file. The path is used as given in diagnostics (pass a
 /// relative path to get relative paths in reports). Only a regular UTF-8 file of at most

@@ -1,6 +1,12 @@
 //! JSON Schema (draft 2020-12) of the experiment file format, for editors (e.g. Taplo or
-//! Even Better TOML). With kind declarations, `kind` becomes an enum and each kind's params
-//! get typed properties (an `if`/`then` on `kind`).
+//! Even Better TOML). With kind declarations, `kind` offers their names (for completion,
+//! each with its description) and each kind's params get typed properties (an `if`/`then`
+//! on `kind`, and on `engine` where the engine matters).
+//!
+//! Decision — a kind the schema does not know is accepted, not flagged: the kinds of an
+//! experiment depend on the plugins it (or its project file) declares, and a schema written
+//! once for a whole directory (`warmstart init`, `warmstart schema > …`) cannot know them.
+//! The planner is the authority on unknown kinds; the schema only checks what it knows.
 
 use serde_json::{Map, Value as Json, json};
 use warmstart_engine::{KindSpec, ParamSpec, ParamType};
@@ -58,21 +64,23 @@ fn param_schema(p: &ParamSpec) -> Json {
     Json::Object(s)
 }
 
-/// The JSON Schema of experiment files. With `kinds` given, `kind` is an enum of their
-/// names and each kind's params are typed (documented, with bounds, choices and defaults);
-/// unknown params are then rejected by the schema.
-pub fn json_schema(kinds: &[KindSpec]) -> Json {
+/// A kind the schema knows, with the engine that offers it.
+#[derive(Debug, Clone, Copy)]
+pub struct SchemaKind<'a> {
+    /// The name stages select the engine by (`engine = "…"`).
+    pub engine: &'a str,
+    /// Whether that engine is the kind's default (a stage that names no engine gets it).
+    pub default: bool,
+    pub spec: &'a KindSpec,
+}
+
+/// The JSON Schema of experiment files. Each kind of `kinds` is offered for completion
+/// with its description, and a stage of that kind (run by that engine) has its params
+/// typed (documented, with bounds, choices and defaults) and unknown params rejected.
+/// Kinds not in `kinds` are accepted with any params (see the module docs).
+pub fn json_schema(kinds: &[SchemaKind<'_>]) -> Json {
     let mut stage_props = Map::new();
-    let kind_schema = if kinds.is_empty() {
-        json!({ "type": "string", "minLength": 1, "description": "What the stage computes." })
-    } else {
-        json!({
-            "type": "string",
-            "enum": kinds.iter().map(|k| k.name.clone()).collect::<Vec<_>>(),
-            "description": "What the stage computes.",
-        })
-    };
-    stage_props.insert("kind".into(), kind_schema);
+    stage_props.insert("kind".into(), kind_schema(kinds));
     stage_props.insert(
         "engine".into(),
         json!({ "type": "string", "description": "The engine that runs the stage." }),
@@ -125,31 +133,7 @@ pub fn json_schema(kinds: &[KindSpec]) -> Json {
         json!({ "type": "boolean", "description": "Run on the submitting machine even under a cluster executor (default for cheap kinds: aggregate, plot, echo)." }),
     );
 
-    let mut all_of = Vec::new();
-    for k in kinds {
-        let mut props = Map::new();
-        for r in RESERVED {
-            props.insert(r.into(), json!(true));
-        }
-        for p in &k.params {
-            props.insert(p.name.clone(), param_schema(p));
-        }
-        let required: Vec<&str> = k
-            .params
-            .iter()
-            .filter(|p| p.default.is_none())
-            .map(|p| p.name.as_str())
-            .collect();
-        all_of.push(json!({
-            "if": { "properties": { "kind": { "const": k.name } }, "required": ["kind"] },
-            "then": {
-                "description": k.doc,
-                "properties": props,
-                "required": required,
-                "additionalProperties": false,
-            },
-        }));
-    }
+    let all_of: Vec<Json> = kinds.iter().map(kind_params_schema).collect();
     let mut stage = json!({
         "type": "object",
         "required": ["kind"],
@@ -272,6 +256,77 @@ pub fn json_schema(kinds: &[KindSpec]) -> Json {
     })
 }
 
+/// `kind`: any non-empty string; the known kinds as a first alternative, an enum that
+/// editors complete (taplo shows `x-taplo.docs.enumValues` next to each value).
+fn kind_schema(kinds: &[SchemaKind<'_>]) -> Json {
+    let mut names: Vec<&str> = Vec::new();
+    let mut docs: Vec<&str> = Vec::new();
+    for k in kinds {
+        if !names.contains(&k.spec.name.as_str()) {
+            names.push(&k.spec.name);
+            docs.push(&k.spec.doc);
+        }
+    }
+    let any = json!({ "type": "string", "minLength": 1 });
+    if names.is_empty() {
+        return json!({ "type": "string", "minLength": 1, "description": KIND_DOC });
+    }
+    json!({
+        "description": KIND_DOC,
+        "anyOf": [
+            {
+                "type": "string",
+                "enum": names,
+                "x-taplo": { "docs": { "enumValues": docs } },
+            },
+            any,
+        ],
+    })
+}
+
+const KIND_DOC: &str = "What the stage computes: a kind of the stage's engine (`warmstart kinds` \
+                        lists them; a plugin's kinds are checked when the experiment is planned).";
+
+/// The `if`/`then` that types the params of a stage of one kind: it applies when `kind` is
+/// the kind's name and `engine` is absent (for the kind's default engine) or names the engine.
+fn kind_params_schema(k: &SchemaKind<'_>) -> Json {
+    let mut props = Map::new();
+    for r in RESERVED {
+        props.insert(r.into(), json!(true));
+    }
+    for p in &k.spec.params {
+        props.insert(p.name.clone(), param_schema(p));
+    }
+    let required: Vec<&str> = k
+        .spec
+        .params
+        .iter()
+        .filter(|p| p.default.is_none())
+        .map(|p| p.name.as_str())
+        .collect();
+    // `properties` only constrains keys that are present: with the default engine a
+    // missing `engine` matches too; with another one, `engine` must be written.
+    let mut cond = json!({
+        "properties": {
+            "kind": { "const": k.spec.name },
+            "engine": { "const": k.engine },
+        },
+        "required": ["kind"],
+    });
+    if !k.default {
+        cond["required"] = json!(["kind", "engine"]);
+    }
+    json!({
+        "if": cond,
+        "then": {
+            "description": k.spec.doc,
+            "properties": props,
+            "required": required,
+            "additionalProperties": false,
+        },
+    })
+}
+
 /// The `[engines]` table: plugins by name, each a shared library relative to `relative_to`.
 fn engines_schema(relative_to: &str) -> Json {
     json!({
@@ -328,9 +383,8 @@ mod tests {
     use super::*;
     use warmstart_engine::Determinism;
 
-    #[test]
-    fn kinds_are_typed() {
-        let kinds = vec![KindSpec {
+    fn echo() -> KindSpec {
+        KindSpec {
             name: "echo".into(),
             doc: "Echo a value.".into(),
             params: vec![
@@ -344,10 +398,28 @@ mod tests {
             max_inputs: None,
             reads: vec![],
             writes: vec![],
-        }];
-        let s = json_schema(&kinds);
+        }
+    }
+
+    #[test]
+    fn kinds_are_typed() {
+        let echo = echo();
+        let s = json_schema(&[SchemaKind {
+            engine: "native",
+            default: true,
+            spec: &echo,
+        }]);
         let stage = &s["$defs"]["stage"];
-        assert_eq!(stage["properties"]["kind"]["enum"], json!(["echo"]));
+        let kind = &stage["properties"]["kind"];
+        assert_eq!(kind["anyOf"][0]["enum"], json!(["echo"]));
+        assert_eq!(
+            kind["anyOf"][0]["x-taplo"]["docs"]["enumValues"],
+            json!(["Echo a value."])
+        );
+        let when = &stage["allOf"][0]["if"];
+        assert_eq!(when["properties"]["kind"]["const"], json!("echo"));
+        assert_eq!(when["properties"]["engine"]["const"], json!("native"));
+        assert_eq!(when["required"], json!(["kind"]));
         let then = &stage["allOf"][0]["then"];
         assert_eq!(then["properties"]["rho"]["anyOf"][0]["maximum"], json!(1.0));
         assert_eq!(
@@ -363,6 +435,40 @@ mod tests {
         assert_eq!(
             json_schema(&[])["$defs"]["stage"]["properties"]["kind"]["type"],
             json!("string")
+        );
+    }
+
+    #[test]
+    fn unknown_kinds_are_accepted_and_other_engines_must_be_named() {
+        let echo = echo();
+        let kinds = [
+            SchemaKind {
+                engine: "native",
+                default: true,
+                spec: &echo,
+            },
+            SchemaKind {
+                engine: "mine",
+                default: false,
+                spec: &echo,
+            },
+        ];
+        let s = json_schema(&kinds);
+        let stage = &s["$defs"]["stage"];
+        let kind = &stage["properties"]["kind"];
+        // Offered once, and any other string is a second alternative.
+        assert_eq!(kind["anyOf"][0]["enum"], json!(["echo"]));
+        assert_eq!(
+            kind["anyOf"][1],
+            json!({ "type": "string", "minLength": 1 })
+        );
+        assert_eq!(
+            stage["allOf"][1]["if"]["required"],
+            json!(["kind", "engine"])
+        );
+        assert_eq!(
+            stage["allOf"][1]["if"]["properties"]["engine"]["const"],
+            json!("mine")
         );
     }
 }

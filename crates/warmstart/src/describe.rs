@@ -6,7 +6,7 @@ use std::path::Path;
 
 pub use warmstart_spec::dag::DagFormat;
 
-use crate::load::{LoadError, registry};
+use crate::load::LoadError;
 
 /// The stage graph of the experiment `file` (with `instances`, the graph of its expanded
 /// instances) in `format`. No engine is loaded and no cache is opened.
@@ -20,9 +20,22 @@ pub fn graph(file: &Path, format: DagFormat, instances: bool) -> Result<String, 
     })
 }
 
-/// The JSON Schema of experiment files, knowing the kinds of the built-in engines.
+/// The JSON Schema of experiment files, knowing the kinds of the built-in engines (other
+/// kinds are accepted with any params).
 pub fn experiment_schema() -> serde_json::Value {
-    warmstart_spec::json_schema(&registry(None).kinds())
+    schema_of(&crate::kinds::builtin())
+}
+
+/// The JSON Schema of the experiment `file`, knowing the kinds of the built-in engines and
+/// of the plugins it and its project file declare (loaded, as `load` does). `file` may be a
+/// project file, `warmstart.toml`: a schema for every experiment of the project.
+pub fn experiment_schema_for(file: &Path) -> Result<serde_json::Value, LoadError> {
+    Ok(schema_of(&crate::kinds::for_file(file)?))
+}
+
+fn schema_of(kinds: &[crate::kinds::KindEntry]) -> serde_json::Value {
+    let known: Vec<_> = kinds.iter().map(|k| k.schema_kind()).collect();
+    warmstart_spec::json_schema(&known)
 }
 
 /// The JSON Schema of the project file, `warmstart.toml`.

@@ -55,8 +55,10 @@
 //!   every path checked, returning an [`export::ExportReport`];
 //! - [`gc::gc`] — entries no experiment uses ([`gc::live_keys`]), a [`gc::GcReport`];
 //! - [`verify`] — digest checks of the entries an experiment uses, with quarantine;
-//! - [`describe`] — the stage graph as DOT/Mermaid/JSON, the JSON Schemas, a plugin
-//!   file's description; [`engines_for_file`] — the engines an experiment can use.
+//! - [`describe`] — the stage graph as DOT/Mermaid/JSON, the JSON Schemas (of the built-in
+//!   kinds, or of an experiment's with its plugins), a plugin file's description;
+//!   [`engines_for_file`] — the engines an experiment can use;
+//! - [`kinds`] — the kind reference: every kind with its engine and declarations.
 //!
 //! Each returns data (serde types where a front end renders them) or a `#[non_exhaustive]`
 //! thiserror error; rendering, exit codes and progress bars are the front end's.
@@ -73,6 +75,7 @@ pub mod export;
 pub mod gc;
 pub mod html;
 pub mod init;
+pub mod kinds;
 pub mod load;
 pub mod read;
 pub mod report;

@@ -30,10 +30,34 @@ pub fn load_with_overrides(file: &Path, overrides: &[String]) -> Result<Plan, Lo
 }
 
 /// The engines the experiment `file` can use: built-ins, its project's plugins and its
-/// own (without expanding or binding its stages).
+/// own (without expanding or binding its stages). `file` may also be a project file (named
+/// `warmstart.toml`): then the built-ins and the plugins it declares, which every
+/// experiment of the project can use.
 pub fn engines_for_file(file: &Path) -> Result<Registry, LoadError> {
+    if file.file_name() == Some(std::ffi::OsStr::new(warmstart_spec::PROJECT_FILE)) {
+        return Ok(registry_for_project(file)?);
+    }
     let experiment = warmstart_spec::load(file)?;
     Ok(registry_for(&experiment)?)
+}
+
+/// The built-in engines and the plugins of the project file `file`, which was named
+/// explicitly (so it is not searched for, and it is read wherever it lies).
+fn registry_for_project(file: &Path) -> Result<Registry, SpecErrors> {
+    let text = warmstart_spec::source::read_source(file, "project file")?;
+    let project = warmstart_spec::parse_project(warmstart_spec::SourceFile {
+        path: file.to_path_buf(),
+        text,
+    })?;
+    let dir = file.parent();
+    let mut r = registry(dir);
+    let mut errors = Vec::new();
+    plugins::add(&mut r, &project.source, dir, &project.engines, &mut errors);
+    if errors.is_empty() {
+        Ok(r)
+    } else {
+        Err(SpecErrors(errors))
+    }
 }
 
 /// The built-in engines (every experiment can use them): `native`, and with their

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, Float64Array, RecordBatch};
 use warmstart_plugin_abi::warmstart_engine::{
     Determinism, EngineError, EngineInfo, KindSpec, ParamSpec, ParamType, StageOutput,
-    StageRequest, Value,
+    StageRequest, TableSpec, Value,
 };
 use warmstart_plugin_abi::{Plugin, export_plugin};
 
@@ -65,7 +65,7 @@ impl Plugin for RidgePlugin {
                 min_inputs: 0,
                 max_inputs: Some(0),
                 reads: vec![],
-                writes: vec![],
+                writes: vec![output_spec()],
             }],
         }
     }
@@ -78,6 +78,33 @@ impl Plugin for RidgePlugin {
         let table = simulate(&p, req.seed).map_err(EngineError::from)?;
         Ok(StageOutput::single(table))
     }
+}
+
+/// The one table `ridge-w2s` writes (what [`simulate`] returns; a test holds them together).
+fn output_spec() -> TableSpec {
+    let err = "excess error ‖β − β*‖²";
+    TableSpec::new("out", "One row per λ_s")
+        .col("lambda_s", "float64", "The student's ridge penalty λ_s")
+        .col(
+            "teacher_excess_sim",
+            "float64",
+            &format!("The teacher's simulated {err}, averaged over `trials`"),
+        )
+        .col(
+            "student_excess_sim",
+            "float64",
+            &format!("The student's simulated {err}, averaged over `trials`"),
+        )
+        .col(
+            "teacher_excess_theory",
+            "float64",
+            &format!("The teacher's asymptotic (proportional-limit) {err}"),
+        )
+        .col(
+            "student_excess_theory",
+            "float64",
+            &format!("The student's asymptotic (proportional-limit) {err}"),
+        )
 }
 
 /// The validated params of one run.
@@ -174,4 +201,28 @@ pub fn simulate(p: &Setup, seed: u64) -> Result<RecordBatch, arrow_schema::Arrow
                 .collect()),
         ),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use warmstart_plugin_abi::warmstart_engine::tables_spec::check_output;
+
+    #[test]
+    fn the_output_matches_its_declaration() {
+        let p = Setup {
+            d: 4,
+            sigma2: 0.5,
+            gamma_t: 0.5,
+            gamma_s: 0.5,
+            lambda_t: 0.05,
+            lambda_s: vec![0.1, 1.0],
+            trials: 1,
+        };
+        let batch = simulate(&p, 7).unwrap();
+        assert_eq!(batch.num_rows(), 2);
+        assert_eq!(check_output(&output_spec(), &batch), Ok(()));
+        let info = RidgePlugin::info();
+        assert_eq!(info.kinds[0].writes, vec![output_spec()]);
+    }
 }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray};
 use warmstart_plugin_abi::warmstart_engine::{
-    Determinism, EngineError, EngineInfo, KindSpec, ParamSpec, StageOutput, StageRequest,
-    f64_column,
+    ColumnRef, Determinism, EngineError, EngineInfo, InputSpec, KindSpec, ParamSpec, StageOutput,
+    StageRequest, TableSpec, f64_column,
 };
 use warmstart_plugin_abi::{Plugin, export_plugin};
 
@@ -29,7 +29,8 @@ impl Plugin for Scale {
                 params: vec![
                     ParamSpec::string("table", "Input table to read (\"\" = each input's first).")
                         .default(""),
-                    ParamSpec::string("column", "Numeric column to scale."),
+                    ParamSpec::string("column", "Numeric column to scale.")
+                        .names_column(ColumnRef::of("table")),
                     ParamSpec::float("factor", "Multiply by this.").default(2.0),
                     // Does not change the output: kept out of the cache key.
                     ParamSpec::boolean("verbose", "Report the row count as a warning.")
@@ -39,8 +40,19 @@ impl Plugin for Scale {
                 determinism: Determinism::Deterministic,
                 min_inputs: 1,
                 max_inputs: None,
-                reads: vec![],
-                writes: vec![],
+                // Declared, the tables appear in `warmstart kinds scale-column --file …`,
+                // and every output is checked against `writes`.
+                reads: vec![InputSpec::new(
+                    "the table named by `table` (each input's first if \"\")",
+                    &[],
+                    "Read from every input instance; `column` must be numeric.",
+                )],
+                writes: vec![
+                    TableSpec::new("out", "One row per row of every input table, scaled.")
+                        .col("stage", "utf8", "The input's stage")
+                        .col("coords", "utf8", "The input's sweep coordinates, `a=1,b=2`")
+                        .col("value", "float64", "`column` × `factor`"),
+                ],
             }],
         }
     }
@@ -128,6 +140,11 @@ mod tests {
     fn scales_every_input_row_and_keeps_where_it_came_from() {
         let out = Scale::run(&request("y", vec![input(0.5), input(1.0)])).unwrap();
         let b = &out.tables[0].batch;
+        let declared = &Scale::info().kinds[0].writes[0];
+        assert_eq!(
+            warmstart_plugin_abi::warmstart_engine::tables_spec::check_output(declared, b),
+            Ok(())
+        );
         let v = f64_column(b, "value").unwrap();
         assert_eq!(v, vec![1.5, 3.0, 3.0, 6.0]);
         assert_eq!(out.warnings, vec!["scaled 4 rows"]);

@@ -2,8 +2,10 @@
 
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 pub struct Project {
     pub dir: tempfile::TempDir,
@@ -171,4 +173,50 @@ pub fn check_in_browser(p: &Project, page: &str) -> serde_json::Value {
     assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
     assert!(s["colours"].as_u64().unwrap() > 20, "blank screenshot? {s}");
     check
+}
+
+/// Build the example plugins `ridge`, `loss` and `scale` (debug) once per test binary; crate name
+/// (`warmstart-plugin-ridge`) → shared library path.
+pub fn example_plugins() -> &'static HashMap<String, PathBuf> {
+    static BUILT: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let out = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--message-format=json",
+                "-p",
+                "warmstart-plugin-ridge",
+                "-p",
+                "warmstart-plugin-loss",
+                "-p",
+                "warmstart-plugin-scale",
+            ])
+            .current_dir(root())
+            .output()
+            .expect("cargo build");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut map = HashMap::new();
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            let name = v["target"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .replace('_', "-");
+            for f in v["filenames"].as_array().into_iter().flatten() {
+                let f = PathBuf::from(f.as_str().unwrap_or_default());
+                if f.extension()
+                    .is_some_and(|e| e == "so" || e == "dylib" || e == "dll")
+                {
+                    map.insert(name.clone(), f);
+                }
+            }
+        }
+        map
+    })
 }
