@@ -194,9 +194,28 @@ fn select_finds_instances_by_coordinates_or_says_why_not() {
         }
         other => panic!("{other:?}"),
     }
+    // A value the axis never takes: the error lists the values there are.
     let f = warmstart::select::parse_filters(&["x=3".into()]).unwrap();
     let err = warmstart::select::select(&plan, "b", &f).unwrap_err();
-    assert_eq!(err.to_string(), "no instance of `b` matches x=3");
+    assert_eq!(err.to_string(), "axis `x` of `b` has no value `3`");
+    match err {
+        SelectError::NoValue { values, .. } => assert_eq!(values, ["1", "2"]),
+        other => panic!("{other:?}"),
+    }
+    // An axis the stage does not have: its axes (no near one to suggest for `y`).
+    let f = warmstart::select::parse_filters(&["y=1".into()]).unwrap();
+    match warmstart::select::select(&plan, "b", &f) {
+        Err(SelectError::UnknownAxis { axes, hint, .. }) => {
+            assert_eq!(axes, ["x"]);
+            assert_eq!(hint, None);
+        }
+        other => panic!("{other:?}"),
+    }
+    // `a` is not swept: no axis at all.
+    match warmstart::select::select(&plan, "a", &f) {
+        Err(SelectError::UnknownAxis { axes, .. }) => assert!(axes.is_empty()),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
