@@ -117,7 +117,10 @@ pub fn run(file: &Path, cache: &Path, args: RunArgs) -> Result<(), Failure> {
         let summary = go(&mut reporter)?;
         (summary, output_error(reporter.error()))
     } else if std::io::stderr().is_terminal() {
-        let mut reporter = crate::progress::ProgressReporter::new(plan.nodes.len() as u64);
+        let mut reporter = crate::progress::ProgressReporter::new(
+            plan.nodes.len() as u64,
+            eta(&plan, &store, slurm.as_ref(), opts.jobs),
+        );
         let summary = go(&mut reporter)?;
         reporter.finish();
         (summary, output_error(reporter.error()))
@@ -141,6 +144,22 @@ pub fn run(file: &Path, cache: &Path, args: RunArgs) -> Result<(), Failure> {
     } else {
         written
     }
+}
+
+/// What the progress view estimates from: each instance's last recorded duration. On a
+/// cluster, queueing dominates and the slots are not ours: elapsed times only, no ETA.
+fn eta(
+    plan: &warmstart::Plan,
+    store: &warmstart::Store,
+    slurm: Option<&crate::cluster::Slurm>,
+    jobs: usize,
+) -> warmstart::estimate::EtaTracker {
+    use warmstart::estimate::{Estimates, EtaTracker};
+    let estimates = match slurm {
+        None => Estimates::load(plan, store),
+        Some(_) => Estimates::from_records(plan, &[], &[]),
+    };
+    EtaTracker::new(estimates, jobs)
 }
 
 /// A run that could not start (its temp directory could not be cleaned): nothing ran.

@@ -68,6 +68,7 @@
 
 pub mod cache;
 pub mod describe;
+pub mod estimate;
 pub mod events;
 pub mod export;
 pub mod gc;

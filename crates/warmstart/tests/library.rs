@@ -462,3 +462,31 @@ value = "${value}"
         .collect();
     assert_eq!(names, ["source", "value"]);
 }
+
+#[test]
+fn estimates_come_from_the_last_recorded_run_and_skip_cache_hits() {
+    let p = Project::new(&EXP.replace("value = \"A\"", "value = \"A\"\nsleep_ms = 30"));
+    let (plan, store) = (p.plan(), p.store());
+    // Nothing recorded yet: nothing known.
+    let none = warmstart::estimate::Estimates::load(&plan, &store);
+    assert_eq!(none.of("a"), None);
+    p.run();
+    let recorded = warmstart::runs::latest(&store, "lib").unwrap();
+    let a_ms = recorded.instances[0].duration_ms;
+    assert!(a_ms >= 30, "{a_ms}");
+    // Everything fresh: every instance is a cache hit, with nothing to wait for.
+    let fresh = warmstart::estimate::Estimates::load(&plan, &store);
+    assert_eq!(fresh.of("a"), None);
+    let tracker = warmstart::estimate::EtaTracker::new(fresh, 2);
+    assert_eq!(tracker.eta_ms(0), None);
+    // `a` changes: it and both `b`s will run; each is expected to take what it took.
+    p.write(&EXP.replace("value = \"A\"", "value = \"A2\"\nsleep_ms = 30"));
+    let plan = p.plan();
+    let stale = warmstart::estimate::Estimates::load(&plan, &store);
+    assert_eq!(stale.of("a"), Some(a_ms));
+    let b1 = recorded.instances[1].duration_ms;
+    assert_eq!(stale.of("b[x=1]"), Some(b1));
+    let tracker = warmstart::estimate::EtaTracker::new(stale, 1);
+    let b2 = recorded.instances[2].duration_ms;
+    assert_eq!(tracker.eta_ms(0), Some(a_ms + b1 + b2));
+}
