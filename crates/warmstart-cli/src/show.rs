@@ -39,37 +39,36 @@ pub fn show(file: &Path, cache: &Path, args: &ShowArgs<'_>) -> Result<(), Failur
         return crate::cluster::show_logs(&plan, &store, &nodes);
     }
     let a = assess(&plan, &store);
-    if args.format == Format::Parquet {
-        return show_parquet(file, &plan, &a, &store, &nodes, args);
+    let ctx = Ctx {
+        file,
+        plan: &plan,
+        a: &a,
+        store: &store,
+    };
+    match (args.format, args.out) {
+        (Format::Parquet, _) => show_parquet(&ctx, &nodes, args),
+        (_, Some(dir)) => write_figures(&ctx, &nodes, args.table, dir),
+        (_, None) => print(&ctx, &nodes, args),
     }
-    // Read every instance first: whether the table is a `files` table decides what `-o`
-    // means, and a failure must not leave figures half written.
-    let mut read = Vec::with_capacity(nodes.len());
-    for &i in &nodes {
-        let label = plan.nodes[i].label();
-        let tables = warmstart::read::read_outputs(&plan, &a, &store, i)
-            .map_err(|e| not_fresh_failure(&e, file, &store))?;
-        let t = warmstart::read::pick_table(&label, &tables, args.table)
-            .map_err(|e| read_failure(&e, file))?
-            .clone();
-        read.push((i, tables.len(), t));
-    }
-    let files = read.iter().all(|(_, _, t)| t.name == FILES_TABLE);
-    match (files, args.out) {
-        (true, Some(dir)) => write_figures(&plan, &read, dir),
-        (false, Some(_)) => Err(out_is_not_for_text()),
-        (_, None) => {
-            print(&plan, &read, args)?;
-            if files {
-                eprint_line(format_args!(
-                    "note: `{}` holds files (figures); they are listed, not printed — `-o DIR` writes them (e.g. `warmstart show {} {} -o figures`)",
-                    args.stage,
-                    file.display(),
-                    args.stage
-                ));
-            }
-            Ok(())
-        }
+}
+
+/// What every part of `show` reads from.
+struct Ctx<'a> {
+    file: &'a Path,
+    plan: &'a Plan,
+    a: &'a warmstart::Assessment,
+    store: &'a warmstart::Store,
+}
+
+impl Ctx<'_> {
+    /// Instance `i`'s table `table` (its first when `None`), and how many tables it has.
+    fn table(&self, i: usize, table: Option<&str>) -> Result<(NamedTable, usize), Failure> {
+        let label = self.plan.nodes[i].label();
+        let tables = warmstart::read::read_outputs(self.plan, self.a, self.store, i)
+            .map_err(|e| not_fresh_failure(&e, self.file, self.store))?;
+        let t = warmstart::read::pick_table(&label, &tables, table)
+            .map_err(|e| read_failure(&e, self.file))?;
+        Ok((t.clone(), tables.len()))
     }
 }
 
@@ -101,28 +100,29 @@ fn no_cache_note(msg: String, store: &warmstart::Store) -> Failure {
     }
 }
 
-/// Each instance's table as text, on stdout.
-fn print(
-    plan: &Plan,
-    read: &[(usize, usize, NamedTable)],
-    args: &ShowArgs<'_>,
-) -> Result<(), Failure> {
+/// Each instance's table as text, on stdout, instance by instance: what was printed
+/// before a failure stays printed. A `files` table is listed (path, bytes), with a note
+/// on stderr on how to get the files.
+fn print(ctx: &Ctx<'_>, nodes: &[usize], args: &ShowArgs<'_>) -> Result<(), Failure> {
     let mut out = Output::stdout();
     let mut json_all = Vec::new();
-    for (n, (i, ntables, t)) in read.iter().enumerate() {
-        let node = &plan.nodes[*i];
+    let mut files = false;
+    for (n, &i) in nodes.iter().enumerate() {
+        let node = &ctx.plan.nodes[i];
+        let (t, ntables) = ctx.table(i, args.table)?;
         let batch = match args.limit {
             Some(l) => t.batch.slice(0, l.min(t.batch.num_rows())),
             None => t.batch.clone(),
         };
         let batch = if t.name == FILES_TABLE {
+            files = true;
             files_listing(&batch)
         } else {
             batch
         };
         match args.format {
             Format::Table => {
-                if read.len() > 1 || *ntables > 1 {
+                if nodes.len() > 1 || ntables > 1 {
                     out.line(format_args!(
                         "{} · {} ({} rows)",
                         node.label(),
@@ -154,17 +154,37 @@ fn print(
             serde_json::to_string_pretty(&json_all).unwrap_or_default()
         ));
     }
-    out.finish()
+    out.finish()?;
+    if files {
+        eprint_line(format_args!(
+            "note: `{}` holds files (figures); they are listed, not printed — `-o DIR` writes them (e.g. `warmstart show {} {} -o figures`)",
+            args.stage,
+            ctx.file.display(),
+            args.stage
+        ));
+    }
+    Ok(())
 }
 
-/// `-o DIR` for a `files` table: write the files, say where each went.
+/// `-o DIR` with a text format: the `files` table's files (figures) into `DIR`, and where
+/// each went. Every instance is read first: a table that is not a `files` table is refused
+/// before anything is written.
 fn write_figures(
-    plan: &Plan,
-    read: &[(usize, usize, NamedTable)],
+    ctx: &Ctx<'_>,
+    nodes: &[usize],
+    table: Option<&str>,
     dir: &Path,
 ) -> Result<(), Failure> {
-    let items: Vec<(usize, &NamedTable)> = read.iter().map(|(i, _, t)| (*i, t)).collect();
-    let written = warmstart::export::write_files(dir, plan, &items).map_err(|e| {
+    let mut read = Vec::with_capacity(nodes.len());
+    for &i in nodes {
+        let (t, _) = ctx.table(i, table)?;
+        if t.name != FILES_TABLE {
+            return Err(out_is_not_for_text());
+        }
+        read.push((i, t));
+    }
+    let items: Vec<(usize, &NamedTable)> = read.iter().map(|(i, t)| (*i, t)).collect();
+    let written = warmstart::export::write_files(dir, ctx.plan, &items).map_err(|e| {
         Failure::Stage(match e.help() {
             Some(help) => format!("error: {e}\n  help: {help}"),
             None => format!("error: {e}"),
@@ -186,14 +206,13 @@ fn write_figures(
 
 /// `--format parquet -o FILE`: the selected instances' table as one Parquet file, each
 /// instance's coordinates as leading columns.
-fn show_parquet(
-    file: &Path,
-    plan: &Plan,
-    a: &warmstart::Assessment,
-    store: &warmstart::Store,
-    nodes: &[usize],
-    args: &ShowArgs<'_>,
-) -> Result<(), Failure> {
+fn show_parquet(ctx: &Ctx<'_>, nodes: &[usize], args: &ShowArgs<'_>) -> Result<(), Failure> {
+    let Ctx {
+        file,
+        plan,
+        a,
+        store,
+    } = *ctx;
     let Some(path) = args.out else {
         return Err(Failure::Invalid(format!(
             "error: --format parquet writes a file, not to the terminal or standard output\n  help: name the file with -o, e.g. `warmstart show {} {} --format parquet -o {}.parquet`",
