@@ -118,7 +118,11 @@ def test_a_missing_stage_or_table_is_an_error_saying_what_there_is(trajectories)
         exp.load("fintune")
     with pytest.raises(warmstart.Error, match="no output table `nope`; it has: trajectory"):
         exp.load("finetune", table="nope")
-    with pytest.raises(warmstart.Error, match="no instance of `finetune` matches r0=0.25"):
+    with pytest.raises(
+        warmstart.Error,
+        match=r"axis `r0` of `finetune` has no value `0.25` "
+        r"\(did you mean `0.5`\?; values of `r0`: 0.0, 0.5\)",
+    ):
         exp.load("finetune", at={"r0": 0.25})
 
 
