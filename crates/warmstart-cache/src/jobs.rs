@@ -48,10 +48,23 @@ impl Store {
         Ok(dest)
     }
 
-    /// Read `v1/jobs/<area>/<name>`; `None` when it does not exist.
+    /// Read `v1/jobs/<area>/<name>`; `None` when it does not exist. Creates nothing: a
+    /// read-only command (`status`, `why`) must not change the cache.
     pub fn read_job_file(&self, area: &str, name: &str) -> Result<Option<Vec<u8>>, CacheError> {
         check_name(name)?;
-        let path = self.jobs_area(area)?.join(name);
+        if !AREAS.contains(&area) {
+            return Err(CacheError::RefId(area.to_string()));
+        }
+        let jobs = self.base.join("jobs");
+        let dir = jobs.join(area);
+        for d in [&jobs, &dir] {
+            match nofollow::check_dir(d) {
+                Ok(true) => {}
+                Ok(false) => return Ok(None),
+                Err(what) => return Err(unsafe_path(d)(what)),
+            }
+        }
+        let path = dir.join(name);
         match nofollow::read(&path) {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

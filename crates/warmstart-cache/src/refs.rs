@@ -41,6 +41,9 @@ impl Store {
     /// The ids of every ref (one directory listing: cheaper than a failed `open` per
     /// instance when a plan asks about many new ones).
     pub fn ref_ids(&self) -> Result<std::collections::HashSet<String>, CacheError> {
+        if self.is_absent() {
+            return Ok(Default::default());
+        }
         let dir = self.internal_dir("refs")?;
         let items = fs::read_dir(&dir).map_err(io(&dir))?;
         Ok(items

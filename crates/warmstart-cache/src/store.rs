@@ -153,6 +153,9 @@ pub struct Store {
     pub(crate) base: PathBuf,
     counter: Arc<AtomicU64>,
     pub(crate) index: Arc<Index>,
+    /// Opened for reading where no cache exists: nothing is on disk, and nothing is
+    /// created (see [`Store::open_for_reading`]).
+    absent: bool,
 }
 
 /// The directories under `ROOT/v1` that the store creates and checks.
@@ -192,7 +195,37 @@ impl Store {
             index: Arc::new(Index::new(&base)),
             base,
             counter: Arc::new(AtomicU64::new(0)),
+            absent: false,
         })
+    }
+
+    /// Open the cache at `root` for a command that only reads it (`show`, `plan`,
+    /// `export` …). An existing cache is opened as [`Store::open`] opens it (checked the
+    /// same way). A missing one — `root/v1` does not exist — is **not created**: the store
+    /// reads as empty (every lookup misses, no refs, no entries, no run records), and any
+    /// write to it fails, because every directory the store writes into is created one
+    /// level at a time below `root/v1`. So a read-only command never leaves a `cache/`
+    /// directory behind (a mistyped `--cache` must not become a new, empty cache).
+    pub fn open_for_reading(root: &Path) -> Result<Store, CacheError> {
+        let base = root.join(LAYOUT_DIR);
+        match fs::symlink_metadata(&base) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Store {
+                root: root.to_path_buf(),
+                index: Arc::new(Index::new(&base)),
+                base,
+                counter: Arc::new(AtomicU64::new(0)),
+                absent: true,
+            }),
+            // Anything else (a cache, a symlink, a file, an unreadable parent): what
+            // `open` says about it.
+            _ => Store::open(root),
+        }
+    }
+
+    /// Whether this store was opened for reading where no cache exists
+    /// ([`Store::open_for_reading`]): it reads as empty.
+    pub fn is_absent(&self) -> bool {
+        self.absent
     }
 
     pub fn root(&self) -> &Path {
@@ -562,6 +595,9 @@ impl Store {
     /// Every entry with its manifest (or why it cannot be read).
     #[allow(clippy::type_complexity)]
     pub fn entries(&self) -> Result<Vec<(CacheKey, Result<Manifest, CacheError>)>, CacheError> {
+        if self.absent {
+            return Ok(Vec::new());
+        }
         let root = self.internal_dir("entries")?;
         let mut out = Vec::new();
         for shard in fs::read_dir(&root).map_err(io(&root))? {

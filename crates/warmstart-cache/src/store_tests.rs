@@ -484,3 +484,45 @@ fn lock_is_exclusive_across_processes() {
     let store = Store::open(d.path()).unwrap();
     assert_eq!(store.read(&inputs().key()).unwrap()[0].batch, batch(3));
 }
+
+#[test]
+fn opening_for_reading_never_creates_a_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("cache");
+    let store = Store::open_for_reading(&root).unwrap();
+    assert!(store.is_absent());
+    let key = inputs().key();
+    assert!(matches!(store.lookup(&key), Lookup::Missing));
+    assert!(matches!(
+        store.lookup_digest(&key),
+        crate::index::DigestLookup::Missing
+    ));
+    assert!(store.entries().unwrap().is_empty());
+    assert!(store.ref_ids().unwrap().is_empty());
+    assert_eq!(store.get_ref("r"), None);
+    assert_eq!(store.read_job_file("status", "a.json").unwrap(), None);
+    assert!(store.run_records("x").unwrap().is_empty());
+    // Writes fail rather than create the cache behind the reader's back.
+    assert!(store.write(&key, &inputs(), &[], meta()).is_err());
+    assert!(store.set_ref("r", &key).is_err());
+    store.flush_index();
+    drop(store);
+    assert!(!root.exists(), "a reader created {}", root.display());
+    // An existing cache opens as `open` opens it, entries and all.
+    let written = write_two(&Store::open(&root).unwrap());
+    let store = Store::open_for_reading(&root).unwrap();
+    assert!(!store.is_absent());
+    assert!(matches!(store.lookup(&written), Lookup::Hit(_)));
+}
+
+#[cfg(unix)]
+#[test]
+fn opening_for_reading_still_refuses_a_symlinked_layout_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let decoy = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(decoy.path(), dir.path().join("v1")).unwrap();
+    assert!(matches!(
+        Store::open_for_reading(dir.path()),
+        Err(CacheError::Unsafe { .. })
+    ));
+}

@@ -11,7 +11,7 @@ use warmstart::slurm::{ExecutorKind, SlurmCommands, SlurmConfig, SlurmError};
 use warmstart::{RunOptions, RunSummary};
 
 use crate::Failure;
-use crate::context::{load_plan, open_store};
+use crate::context::{load_plan, open_store, open_store_for_reading};
 use crate::output::{Output, eprint_line};
 
 /// Where stages run (`--executor`).
@@ -148,7 +148,7 @@ pub fn reattach_hint(file: &Path) {
 /// `warmstart status FILE`: every instance's state on the cluster.
 pub fn status(file: &Path, cache: &Path, json_out: bool) -> Result<(), Failure> {
     let plan = load_plan(file)?;
-    let store = open_store(cache)?;
+    let store = open_store_for_reading(cache)?;
     let rows = warmstart::slurm::status(&plan, &store, &SlurmCommands::default())
         .map_err(slurm_failure)?;
     let mut out = Output::stdout();

@@ -9,10 +9,11 @@ use serde_json::json;
 use warmstart::status::{SeedOrigin, Verdict};
 use warmstart::{Reporter, RunOptions, assess};
 
-use crate::context::{load_plan, load_plan_with, open_store, read_failure, registry, select};
+use crate::Failure;
+use crate::context::{
+    load_plan, load_plan_with, open_store, open_store_for_reading, registry, select,
+};
 use crate::output::{Output, eprint_line};
-use crate::render::{csv, json_rows, pretty};
-use crate::{Failure, Format};
 
 /// Install the Ctrl-C handler: the first press stops dispatching, the second exits.
 fn install_interrupt() -> Arc<AtomicBool> {
@@ -116,7 +117,10 @@ pub fn run(file: &Path, cache: &Path, args: RunArgs) -> Result<(), Failure> {
         let summary = go(&mut reporter)?;
         (summary, output_error(reporter.error()))
     } else if std::io::stderr().is_terminal() {
-        let mut reporter = crate::progress::ProgressReporter::new(plan.nodes.len() as u64);
+        let mut reporter = crate::progress::ProgressReporter::new(
+            plan.nodes.len() as u64,
+            eta(&plan, &store, slurm.as_ref(), opts.jobs),
+        );
         let summary = go(&mut reporter)?;
         reporter.finish();
         (summary, output_error(reporter.error()))
@@ -140,6 +144,22 @@ pub fn run(file: &Path, cache: &Path, args: RunArgs) -> Result<(), Failure> {
     } else {
         written
     }
+}
+
+/// What the progress view estimates from: each instance's last recorded duration. On a
+/// cluster, queueing dominates and the slots are not ours: elapsed times only, no ETA.
+fn eta(
+    plan: &warmstart::Plan,
+    store: &warmstart::Store,
+    slurm: Option<&crate::cluster::Slurm>,
+    jobs: usize,
+) -> warmstart::estimate::EtaTracker {
+    use warmstart::estimate::{Estimates, EtaTracker};
+    let estimates = match slurm {
+        None => Estimates::load(plan, store),
+        Some(_) => Estimates::from_records(plan, &[], &[]),
+    };
+    EtaTracker::new(estimates, jobs)
 }
 
 /// A run that could not start (its temp directory could not be cleaned): nothing ran.
@@ -166,7 +186,7 @@ pub fn plan(
     json_out: bool,
 ) -> Result<(), Failure> {
     let plan = load_plan_with(file, overrides)?;
-    let store = open_store(cache)?;
+    let store = open_store_for_reading(cache)?;
     let rows = warmstart::status::plan_rows(&plan, &assess(&plan, &store));
     let mut out = Output::stdout();
     let mut fresh = 0;
@@ -219,7 +239,7 @@ pub fn plan(
 
 pub fn why(file: &Path, cache: &Path, stage: &str, at: &[String]) -> Result<(), Failure> {
     let plan = load_plan(file)?;
-    let store = open_store(cache)?;
+    let store = open_store_for_reading(cache)?;
     let nodes = select(&plan, stage, at)?;
     let a = assess(&plan, &store);
     let mut out = Output::stdout();
@@ -296,74 +316,6 @@ pub fn why(file: &Path, cache: &Path, stage: &str, at: &[String]) -> Result<(), 
             }
             _ => {}
         }
-    }
-    out.finish()
-}
-
-pub fn show(
-    file: &Path,
-    cache: &Path,
-    stage: &str,
-    format: Format,
-    limit: Option<usize>,
-    table: Option<&str>,
-    at: &[String],
-) -> Result<(), Failure> {
-    let plan = load_plan(file)?;
-    let store = open_store(cache)?;
-    let nodes = select(&plan, stage, at)?;
-    if table == Some("log") {
-        return crate::cluster::show_logs(&plan, &store, &nodes);
-    }
-    let a = assess(&plan, &store);
-    let mut out = Output::stdout();
-    let mut json_all = Vec::new();
-    // Instance by instance: what was printed before a failure stays printed.
-    for (n, &i) in nodes.iter().enumerate() {
-        let node = &plan.nodes[i];
-        let label = node.label();
-        let tables = warmstart::read::read_outputs(&plan, &a, &store, i)
-            .map_err(|e| read_failure(&e, file))?;
-        let t = warmstart::read::pick_table(&label, &tables, table)
-            .map_err(|e| read_failure(&e, file))?;
-        let batch = match limit {
-            Some(l) => t.batch.slice(0, l.min(t.batch.num_rows())),
-            None => t.batch.clone(),
-        };
-        match format {
-            Format::Table => {
-                if nodes.len() > 1 || tables.len() > 1 {
-                    out.line(format_args!(
-                        "{label} · {} ({} rows)",
-                        t.name,
-                        t.batch.num_rows()
-                    ));
-                }
-                out.line(format_args!("{}", pretty(&[batch])));
-            }
-            Format::Csv => {
-                out.text(format_args!("{}", csv(&batch, n == 0)));
-            }
-            Format::Json => {
-                for mut row in json_rows(&batch) {
-                    if let serde_json::Value::Object(m) = &mut row
-                        && !node.coords.is_empty()
-                    {
-                        m.insert(
-                            "_coords".into(),
-                            serde_json::Value::Object(warmstart::events::coords(&node.coords)),
-                        );
-                    }
-                    json_all.push(row);
-                }
-            }
-        }
-    }
-    if format == Format::Json {
-        out.line(format_args!(
-            "{}",
-            serde_json::to_string_pretty(&json_all).unwrap_or_default()
-        ));
     }
     out.finish()
 }

@@ -56,23 +56,66 @@ pub fn open_store(cache: &Path) -> Result<Store, Failure> {
     })
 }
 
+/// Open the cache for a command that only reads it: a missing cache is not created (it
+/// reads as empty), so `show`, `plan` … on a fresh project leave no `cache/` behind.
+pub fn open_store_for_reading(cache: &Path) -> Result<Store, Failure> {
+    warmstart::open_cache_for_reading(cache).map_err(|e| {
+        Failure::Invalid(format!(
+            "error: {e}\n  help: pass another directory with --cache DIR or WARMSTART_CACHE"
+        ))
+    })
+}
+
 /// Parse `--at axis=value` filters.
 pub fn parse_at(at: &[String]) -> Result<Vec<(String, String)>, Failure> {
-    warmstart::select::parse_filters(at).map_err(select_failure)
+    warmstart::select::parse_filters(at).map_err(|e| select_failure(&e))
 }
 
 /// The instances of `stage` matching the `--at` filters.
 pub fn select(plan: &Plan, stage: &str, at: &[String]) -> Result<Vec<usize>, Failure> {
     let filters = parse_at(at)?;
-    warmstart::select::select(plan, stage, &filters).map_err(select_failure)
+    warmstart::select::select(plan, stage, &filters).map_err(|e| select_failure(&e))
 }
 
-fn select_failure(e: SelectError) -> Failure {
-    Failure::Invalid(match &e {
+pub fn select_failure(e: &SelectError) -> Failure {
+    Failure::Invalid(match e {
         SelectError::BadFilter { given } => {
             format!("error: --at expects AXIS=VALUE (e.g. --at alpha=0.5), got `{given}`")
         }
         SelectError::NoStage { hint, .. } => format!("error: {e}\n  help: {hint}"),
+        SelectError::UnknownAxis { axes, hint, .. } => {
+            let help = if axes.is_empty() {
+                "drop --at: the stage has a single instance".to_string()
+            } else {
+                let list = format!("its axes: {}", axes.join(", "));
+                match hint {
+                    Some(h) => format!("{h} ({list})"),
+                    None => list,
+                }
+            };
+            format!("error: {e}\n  help: {help}")
+        }
+        SelectError::NoValue {
+            axis, values, hint, ..
+        } => {
+            // A long axis is cut short: the message is read, not parsed.
+            const SHOWN: usize = 20;
+            let more = if values.len() > SHOWN {
+                format!(
+                    " … ({} more; `warmstart plan FILE` lists every instance)",
+                    values.len() - SHOWN
+                )
+            } else {
+                String::new()
+            };
+            let shown: Vec<&str> = values.iter().take(SHOWN).map(String::as_str).collect();
+            let list = format!("values of `{axis}`: {}{more}", shown.join(", "));
+            let help = match hint {
+                Some(h) => format!("{h} ({list})"),
+                None => list,
+            };
+            format!("error: {e}\n  help: {help}")
+        }
         SelectError::NoMatch { .. } => format!(
             "error: {e}\n  help: `warmstart plan FILE` lists the instances and their coordinates"
         ),

@@ -4,19 +4,36 @@
 
 use std::path::Path;
 
-use warmstart::export::ExportError;
+use warmstart::export::{ExportError, ExportOptions};
 
 use crate::Failure;
-use crate::context::{load_plan, open_store, read_failure};
+use crate::context::{load_plan, open_store_for_reading, read_failure, select_failure};
 use crate::output::Output;
 
-pub fn export(file: &Path, cache: &Path, out_dir: &Path) -> Result<(), Failure> {
+pub fn export(
+    file: &Path,
+    cache: &Path,
+    out_dir: &Path,
+    opts: &ExportOptions,
+) -> Result<(), Failure> {
     let plan = load_plan(file)?;
-    let store = open_store(cache)?;
+    let store = open_store_for_reading(cache)?;
     let a = warmstart::assess(&plan, &store);
-    let report = warmstart::export::export(&plan, &a, &store, out_dir)
+    let report = warmstart::export::export_with(&plan, &a, &store, out_dir, opts)
         .map_err(|e| export_failure(&e, file))?;
     let mut stdout = Output::stdout();
+    if let Some(other) = &report.replaced {
+        stdout.line(format_args!(
+            "replaced the export of `{other}` in {} ({} file(s) removed)",
+            out_dir.display(),
+            report.removed.len()
+        ));
+    } else if !report.removed.is_empty() {
+        stdout.line(format_args!(
+            "removed {} file(s) of the earlier export that no current output has",
+            report.removed.len()
+        ));
+    }
     stdout.line(format_args!(
         "exported {} stage instance(s) to {}",
         report.exported.len(),
@@ -39,7 +56,7 @@ pub fn export(file: &Path, cache: &Path, out_dir: &Path) -> Result<(), Failure> 
 /// is in (missing instances are shown as such, not an error).
 pub fn report(file: &Path, cache: &Path, out_dir: &Path, open: bool) -> Result<(), Failure> {
     let plan = load_plan(file)?;
-    let store = open_store(cache)?;
+    let store = open_store_for_reading(cache)?;
     let a = warmstart::assess(&plan, &store);
     let opts = warmstart::html::ReportOptions::default();
     let written = warmstart::html::write_report(&plan, &a, &store, out_dir, &opts)
@@ -86,10 +103,21 @@ fn open_in_browser(page: &Path) -> std::io::Result<()> {
     }
 }
 
-/// Every export error is exit 1: the experiment was fine, writing (or reading) was not.
+/// Export errors are exit 1 (the experiment was fine, writing or reading was not), except
+/// a refused directory or an unknown stage: usage, exit 2, and nothing was written.
 fn export_failure(e: &ExportError, file: &Path) -> Failure {
     match e {
         ExportError::Read(r) => read_failure(r, file),
+        ExportError::Select(s) => select_failure(s),
+        ExportError::NotAnExport { .. } => Failure::Invalid(format!(
+            "error: {e}\n  help: export into a new or empty directory (e.g. --out results/{}); --clean replaces only an earlier export (a directory with its index.json)",
+            file.file_stem()
+                .map(|s| s.to_string_lossy())
+                .unwrap_or_default()
+        )),
+        ExportError::OtherExport { .. } => Failure::Invalid(format!(
+            "error: {e}\n  help: pass --clean to replace it (only the files its index.json lists are removed), or choose another --out"
+        )),
         _ => Failure::Stage(match e.help() {
             Some(help) => format!("error: {e}\n  help: {help}"),
             None => format!("error: {e}"),

@@ -26,6 +26,7 @@ mod output;
 mod progress;
 mod render;
 mod runs;
+mod show;
 mod verify;
 
 use std::path::PathBuf;
@@ -133,7 +134,8 @@ enum Command {
         #[arg(long = "at", value_name = "AXIS=VALUE")]
         at: Vec<String>,
     },
-    /// Print a stage's output table.
+    /// Print a stage's output table (a `files` table — figures — is listed; -o DIR
+    /// writes its files), or write it as Parquet (--format parquet -o FILE).
     Show {
         file: PathBuf,
         stage: String,
@@ -148,12 +150,29 @@ enum Command {
         /// Only instances with these coordinates (`alpha=0.5`, repeatable).
         #[arg(long = "at", value_name = "AXIS=VALUE")]
         at: Vec<String>,
+        /// With --format parquet: the Parquet file to write. For a `files` table (figures):
+        /// the directory to write the files into.
+        #[arg(long, short = 'o', value_name = "PATH")]
+        out: Option<PathBuf>,
     },
-    /// Write every stage's outputs as Parquet (and figures as files) with stable names.
+    /// Write the stages' outputs as Parquet (coordinates as leading columns) and figures
+    /// as files, with stable names and an index.json.
     Export {
         file: PathBuf,
-        #[arg(long)]
+        /// The export directory: new, empty, or an earlier export of this experiment
+        /// (which it brings up to date).
+        #[arg(long, short = 'o', value_name = "DIR")]
         out: PathBuf,
+        /// Only this stage.
+        #[arg(long)]
+        stage: Option<String>,
+        /// Only this table of the stage.
+        #[arg(long, requires = "stage")]
+        table: Option<String>,
+        /// Replace an earlier export in DIR, even of another experiment (only the files
+        /// its index.json lists are removed; a directory that is not an export is refused).
+        #[arg(long)]
+        clean: bool,
     },
     /// Write an HTML report (DIR/index.html, self-contained) with the exported Parquet
     /// files and figures it links to (DIR/data); works on a partly run experiment.
@@ -236,6 +255,8 @@ pub enum Format {
     Table,
     Csv,
     Json,
+    /// One Parquet file (needs -o FILE).
+    Parquet,
 }
 
 fn main() -> ExitCode {
@@ -300,8 +321,33 @@ fn main() -> ExitCode {
             limit,
             table,
             at,
-        } => commands::show(&file, &cache, &stage, format, limit, table.as_deref(), &at),
-        Command::Export { file, out } => export::export(&file, &cache, &out),
+            out,
+        } => show::show(
+            &file,
+            &cache,
+            &show::ShowArgs {
+                stage: &stage,
+                format,
+                limit,
+                table: table.as_deref(),
+                at: &at,
+                out: out.as_deref(),
+            },
+        ),
+        Command::Export {
+            file,
+            out,
+            stage,
+            table,
+            clean,
+        } => {
+            let opts = warmstart::export::ExportOptions {
+                stage,
+                table,
+                clean,
+            };
+            export::export(&file, &cache, &out, &opts)
+        }
         Command::Report { file, out, open } => export::report(&file, &cache, &out, open),
         Command::Gc { files, apply } => commands::gc(&files, &cache, apply),
         Command::Dag {

@@ -171,3 +171,119 @@ pub fn json_rows(batch: &RecordBatch) -> Vec<serde_json::Value> {
     }
     rows.into_iter().map(serde_json::Value::Object).collect()
 }
+
+/// The byte length of every value of a binary column (`None` for a column of another
+/// type); nulls stay null.
+fn binary_lengths(col: &dyn arrow_array::Array) -> Option<Vec<Option<u64>>> {
+    use arrow_array::cast::AsArray;
+    use arrow_schema::DataType;
+    let n = col.len();
+    let len_of = |i: usize, len: usize| (!col.is_null(i)).then_some(len as u64);
+    Some(match col.data_type() {
+        DataType::Binary => {
+            let a = col.as_binary::<i32>();
+            (0..n).map(|i| len_of(i, a.value(i).len())).collect()
+        }
+        DataType::LargeBinary => {
+            let a = col.as_binary::<i64>();
+            (0..n).map(|i| len_of(i, a.value(i).len())).collect()
+        }
+        DataType::BinaryView => {
+            let a = col.as_binary_view();
+            (0..n).map(|i| len_of(i, a.value(i).len())).collect()
+        }
+        DataType::FixedSizeBinary(w) => (0..n).map(|i| len_of(i, *w as usize)).collect(),
+        _ => return None,
+    })
+}
+
+/// `batch` with each binary column replaced by the columns `f` makes of its name and
+/// value lengths.
+fn map_binary(
+    batch: &RecordBatch,
+    f: impl Fn(&str, Vec<Option<u64>>) -> (arrow_schema::Field, arrow_array::ArrayRef),
+) -> RecordBatch {
+    let schema = batch.schema();
+    let mut fields = Vec::with_capacity(batch.num_columns());
+    let mut columns = Vec::with_capacity(batch.num_columns());
+    for (field, col) in schema.fields().iter().zip(batch.columns()) {
+        match binary_lengths(col.as_ref()) {
+            Some(lengths) => {
+                let (fld, c) = f(field.name(), lengths);
+                fields.push(fld);
+                columns.push(c);
+            }
+            None => {
+                fields.push(field.as_ref().clone());
+                columns.push(col.clone());
+            }
+        }
+    }
+    let schema = std::sync::Arc::new(arrow_schema::Schema::new(fields));
+    // Same row count in every column: cannot fail; fall back to the batch as it was.
+    RecordBatch::try_new(schema, columns).unwrap_or_else(|_| batch.clone())
+}
+
+/// For the ASCII table: every binary column as `<N bytes>` instead of a hex dump (a figure
+/// is hundreds of kilobytes).
+pub fn displayable(batch: &RecordBatch) -> RecordBatch {
+    map_binary(batch, |name, lengths| {
+        let text: arrow_array::StringArray = lengths
+            .into_iter()
+            .map(|l| l.map(|n| format!("<{n} bytes>")))
+            .collect();
+        (
+            arrow_schema::Field::new(name, arrow_schema::DataType::Utf8, true),
+            std::sync::Arc::new(text),
+        )
+    })
+}
+
+/// A `files` table as a listing: its binary `data` column becomes `bytes`, each file's
+/// size (every other column stays).
+pub fn files_listing(batch: &RecordBatch) -> RecordBatch {
+    map_binary(batch, |name, lengths| {
+        let name = if name == "data" { "bytes" } else { name };
+        let sizes: arrow_array::UInt64Array = lengths.into_iter().collect();
+        (
+            arrow_schema::Field::new(name, arrow_schema::DataType::UInt64, true),
+            std::sync::Arc::new(sizes),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn files() -> RecordBatch {
+        let path = arrow_array::StringArray::from(vec!["fig.png", "fig.svg"]);
+        let data = arrow_array::BinaryArray::from(vec![&[0u8; 590_000][..], b"<svg/>"]);
+        RecordBatch::try_from_iter([
+            ("path", Arc::new(path) as arrow_array::ArrayRef),
+            ("data", Arc::new(data) as arrow_array::ArrayRef),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn a_files_table_lists_paths_and_sizes() {
+        let text = pretty(&[files_listing(&files())]);
+        assert!(text.contains("| path    | bytes  |"), "{text}");
+        assert!(text.contains("| fig.png | 590000 |"), "{text}");
+        assert!(text.contains("| fig.svg | 6      |"), "{text}");
+        assert!(text.len() < 200, "{text}");
+    }
+
+    #[test]
+    fn binary_columns_are_never_dumped_in_a_table() {
+        let text = pretty(&[displayable(&files())]);
+        assert!(
+            text.contains("<590000 bytes>") && text.contains("<6 bytes>"),
+            "{text}"
+        );
+        assert!(!text.contains("3c7376672f3e"), "hex of <svg/>: {text}");
+        assert!(text.len() < 300, "{text}");
+    }
+}

@@ -7,7 +7,7 @@ use std::path::Path;
 use warmstart::runs::{RunRecord, RunsError};
 
 use crate::Failure;
-use crate::context::{load_plan, open_store};
+use crate::context::{load_plan, open_store, open_store_for_reading};
 use crate::output::Output;
 
 /// How many runs `compare` shows when none are named.
@@ -34,7 +34,7 @@ type History = (String, Vec<RunRecord>, Vec<(String, String)>);
 /// The experiment's records and tags.
 fn history(file: &Path, cache: &Path) -> Result<History, Failure> {
     let plan = load_plan(file)?;
-    let store = open_store(cache)?;
+    let store = open_store_for_reading(cache)?;
     let name = plan.experiment.name.clone();
     let records = warmstart::runs::records(&store, &name)
         .map_err(|e| runs_failure(RunsError::Cache(e), file))?;

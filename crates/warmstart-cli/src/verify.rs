@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use warmstart::{CacheKey, Plan, Store, VerifyReport};
 
 use crate::Failure;
-use crate::context::{load_plan, open_store};
+use crate::context::{load_plan, open_store_for_reading};
 use crate::output::{Output, eprint_line};
 
 /// A progress bar for checking entries, on a terminal only (its length is set by the
@@ -65,7 +65,7 @@ fn describe(report: &VerifyReport) -> Vec<String> {
 
 /// `warmstart verify [FILE…] [--repair]`.
 pub fn verify(files: &[PathBuf], cache: &Path, repair: bool) -> Result<(), Failure> {
-    let store = open_store(cache)?;
+    let store = open_store_for_reading(cache)?;
     let keys: Vec<CacheKey> = if files.is_empty() {
         warmstart::verify::all_keys(&store)
             .map_err(|e| Failure::Stage(format!("error: cannot list the cache: {e}")))?

@@ -249,6 +249,17 @@ outputs = ["files.parquet"]
         !all.iter().any(|f| f.contains("escape")),
         "a refused name is not written under another name either: {all:?}"
     );
+    // `show -o DIR` writes figures through the same checked paths.
+    let show = p.run(&["show", "e.toml", "fig", "-o", "box/figs"]);
+    assert_clean_exit(&show, "show -o");
+    assert_eq!(show.status.code(), Some(1), "{}", stderr(&show));
+    assert!(
+        stderr(&show).contains("\"../escape.png\""),
+        "{}",
+        stderr(&show)
+    );
+    let all = files_under(&p.path("box"));
+    assert!(!all.iter().any(|f| f.contains("escape")), "{all:?}");
 }
 
 #[test]

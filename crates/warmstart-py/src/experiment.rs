@@ -214,6 +214,25 @@ fn select_error(e: warmstart::select::SelectError) -> PyErr {
     use warmstart::select::SelectError;
     match &e {
         SelectError::NoStage { hint, .. } => Error::new_err(format!("{e} ({hint})")),
+        SelectError::UnknownAxis { axes, hint, .. } => {
+            let near = hint
+                .as_deref()
+                .map(|h| format!("{h}; "))
+                .unwrap_or_default();
+            Error::new_err(format!("{e} ({near}its axes: {})", axes.join(", ")))
+        }
+        SelectError::NoValue {
+            axis, values, hint, ..
+        } => {
+            let near = hint
+                .as_deref()
+                .map(|h| format!("{h}; "))
+                .unwrap_or_default();
+            Error::new_err(format!(
+                "{e} ({near}values of `{axis}`: {})",
+                values.join(", ")
+            ))
+        }
         _ => Error::new_err(e.to_string()),
     }
 }

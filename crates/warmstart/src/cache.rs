@@ -23,3 +23,13 @@ pub fn open_cache(path: &Path) -> Result<Store, OpenCacheError> {
         source,
     })
 }
+
+/// Open the cache at `path` for a command that only reads it: an existing cache is opened
+/// (and checked) as [`open_cache`] does, a missing one is not created and reads as empty
+/// ([`Store::open_for_reading`]; [`Store::is_absent`] tells).
+pub fn open_cache_for_reading(path: &Path) -> Result<Store, OpenCacheError> {
+    Store::open_for_reading(path).map_err(|source| OpenCacheError {
+        path: path.to_path_buf(),
+        source,
+    })
+}

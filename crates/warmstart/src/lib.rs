@@ -70,6 +70,7 @@
 
 pub mod cache;
 pub mod describe;
+pub mod estimate;
 pub mod events;
 pub mod export;
 pub mod gc;
@@ -88,14 +89,14 @@ pub mod status;
 pub mod table;
 pub mod verify;
 
-pub use cache::{OpenCacheError, open_cache};
+pub use cache::{OpenCacheError, open_cache, open_cache_for_reading};
 pub use events::{EVENT_FORMAT_VERSION, RunEvent};
 pub use load::{LoadError, engines_for_file, load, load_with_overrides, registry, registry_for};
 pub use report::{JsonReporter, PlainReporter, Reporter};
 pub use run::{RunError, run};
 
 pub use warmstart_cache::{CacheError, CacheKey, Digest, VerifyReport};
-pub use warmstart_engine::{NamedTable, RecordBatch, Value};
+pub use warmstart_engine::{FILES_TABLE, NamedTable, RecordBatch, Value};
 
 pub use warmstart_cache::store::Store;
 pub use warmstart_plan::run::{Progress, RunOptions, RunSummary, SkipReason, Status};

@@ -234,8 +234,49 @@ pub fn status_table(plan: &Plan, assessment: &Assessment) -> RecordBatch {
         .expect("status columns match their fields")
 }
 
+/// The coordinate axes of `stage`'s instances in `plan`, each typed over all of them, so
+/// that every instance gets the same leading columns ([`with_coords`]) and the exported
+/// files of a sweep concatenate.
+pub(crate) fn stage_axes(plan: &Plan, stage: &str) -> Vec<Axis> {
+    let coords: Vec<&[(String, Value)]> = plan
+        .nodes
+        .iter()
+        .filter(|n| n.stage == stage)
+        .map(|n| n.coords.as_slice())
+        .collect();
+    axes(&coords)
+}
+
+/// `batch` with an instance's `coords` as constant leading columns, one per axis of
+/// `axes` (typed as [`stage_axes`] found them; null where the instance lacks the axis). An
+/// axis the table already has a column of is left out: the table's own column wins, as in
+/// [`stage_table`].
+pub(crate) fn with_coords(
+    axes: &[Axis],
+    coords: &[(String, Value)],
+    batch: &RecordBatch,
+) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    let own = batch.schema();
+    let added: Vec<&Axis> = axes
+        .iter()
+        .filter(|a| own.column_with_name(&a.name).is_none())
+        .collect();
+    if added.is_empty() {
+        return Ok(batch.clone());
+    }
+    let mut fields: Vec<Field> = added.iter().map(|a| a.field()).collect();
+    fields.extend(own.fields().iter().map(|f| f.as_ref().clone()));
+    let mut columns: Vec<ArrayRef> = added
+        .iter()
+        .map(|a| a.column(lookup(coords, &a.name), batch.num_rows()))
+        .collect();
+    columns.extend(batch.columns().iter().cloned());
+    let schema = Schema::new_with_metadata(fields, own.metadata().clone());
+    RecordBatch::try_new(Arc::new(schema), columns)
+}
+
 /// A coordinate axis and the Arrow type its values share.
-struct Axis {
+pub(crate) struct Axis {
     name: String,
     kind: AxisType,
 }

@@ -194,9 +194,28 @@ fn select_finds_instances_by_coordinates_or_says_why_not() {
         }
         other => panic!("{other:?}"),
     }
+    // A value the axis never takes: the error lists the values there are.
     let f = warmstart::select::parse_filters(&["x=3".into()]).unwrap();
     let err = warmstart::select::select(&plan, "b", &f).unwrap_err();
-    assert_eq!(err.to_string(), "no instance of `b` matches x=3");
+    assert_eq!(err.to_string(), "axis `x` of `b` has no value `3`");
+    match err {
+        SelectError::NoValue { values, .. } => assert_eq!(values, ["1", "2"]),
+        other => panic!("{other:?}"),
+    }
+    // An axis the stage does not have: its axes (no near one to suggest for `y`).
+    let f = warmstart::select::parse_filters(&["y=1".into()]).unwrap();
+    match warmstart::select::select(&plan, "b", &f) {
+        Err(SelectError::UnknownAxis { axes, hint, .. }) => {
+            assert_eq!(axes, ["x"]);
+            assert_eq!(hint, None);
+        }
+        other => panic!("{other:?}"),
+    }
+    // `a` is not swept: no axis at all.
+    match warmstart::select::select(&plan, "a", &f) {
+        Err(SelectError::UnknownAxis { axes, .. }) => assert!(axes.is_empty()),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
@@ -442,4 +461,32 @@ value = "${value}"
         .map(|f| f.name().as_str())
         .collect();
     assert_eq!(names, ["source", "value"]);
+}
+
+#[test]
+fn estimates_come_from_the_last_recorded_run_and_skip_cache_hits() {
+    let p = Project::new(&EXP.replace("value = \"A\"", "value = \"A\"\nsleep_ms = 30"));
+    let (plan, store) = (p.plan(), p.store());
+    // Nothing recorded yet: nothing known.
+    let none = warmstart::estimate::Estimates::load(&plan, &store);
+    assert_eq!(none.of("a"), None);
+    p.run();
+    let recorded = warmstart::runs::latest(&store, "lib").unwrap();
+    let a_ms = recorded.instances[0].duration_ms;
+    assert!(a_ms >= 30, "{a_ms}");
+    // Everything fresh: every instance is a cache hit, with nothing to wait for.
+    let fresh = warmstart::estimate::Estimates::load(&plan, &store);
+    assert_eq!(fresh.of("a"), None);
+    let tracker = warmstart::estimate::EtaTracker::new(fresh, 2);
+    assert_eq!(tracker.eta_ms(0), None);
+    // `a` changes: it and both `b`s will run; each is expected to take what it took.
+    p.write(&EXP.replace("value = \"A\"", "value = \"A2\"\nsleep_ms = 30"));
+    let plan = p.plan();
+    let stale = warmstart::estimate::Estimates::load(&plan, &store);
+    assert_eq!(stale.of("a"), Some(a_ms));
+    let b1 = recorded.instances[1].duration_ms;
+    assert_eq!(stale.of("b[x=1]"), Some(b1));
+    let tracker = warmstart::estimate::EtaTracker::new(stale, 1);
+    let b2 = recorded.instances[2].duration_ms;
+    assert_eq!(tracker.eta_ms(0), Some(a_ms + b1 + b2));
 }

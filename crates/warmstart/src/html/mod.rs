@@ -26,7 +26,9 @@ use warmstart_plan::status::{Freshness, node_ref};
 use warmstart_plan::{Assessment, Plan};
 use warmstart_report::{Counts, Figure, InstanceRow, InstanceState, Report, StageSection};
 
-use crate::export::{ExportError, ExportedInstance, OutDir, write_index, write_instance};
+use crate::export::{
+    AxesCache, ExportError, ExportedInstance, OutDir, index_entry, write_index, write_instance,
+};
 use crate::read::read_entry;
 use crate::runs::{RunRecord, utc};
 use warmstart_plan::run::Status;
@@ -94,6 +96,7 @@ pub fn write_report(
         })
         .collect();
     let mut exported = Vec::new();
+    let mut axes = AxesCache::default();
     let mut newest = 0u64;
     for (node, f) in plan.nodes.iter().zip(&assessment.freshness) {
         let sec = &mut sections[node.stage_index];
@@ -102,7 +105,7 @@ pub fn write_report(
         if let Freshness::Fresh { key, manifest } = f {
             newest = newest.max(manifest.created_unix_ms);
             let tables = read_entry(store, key, node.label()).map_err(Box::new)?;
-            let files = write_instance(&data, node, &tables)?;
+            let files = write_instance(&data, node, axes.of(plan, node), &tables)?;
             row.tables = tables
                 .iter()
                 .map(|t| (t.name.clone(), t.batch.num_rows()))
@@ -130,7 +133,8 @@ pub fn write_report(
             sec.instances.push(row);
         }
     }
-    write_index(&data, &plan.experiment.name, &exported)?;
+    let entries: Vec<serde_json::Value> = exported.iter().map(index_entry).collect();
+    write_index(&data, &plan.experiment.name, &entries)?;
     report.newest_entry = (newest > 0).then(|| utc(newest));
     report.stages = sections;
     report.edges = edges(plan);
