@@ -32,7 +32,7 @@ fn the_report_of_a_shipped_experiment_opens_in_a_browser() {
     let out = p.run(&["report", file, "--out", "early"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("0 fresh, 0 stale, 36 never run, 0 failed"),
+        stdout(&out).contains("0 fresh, 0 stale, 168 never run, 0 failed"),
         "{}",
         stdout(&out)
     );
@@ -48,7 +48,7 @@ fn the_report_of_a_shipped_experiment_opens_in_a_browser() {
     let dom = &check["dom"];
     assert_eq!(
         dom["summary"],
-        "36 instances: 36 fresh · 0 stale · 0 never run · 0 failed"
+        "168 instances: 168 fresh · 0 stale · 0 never run · 0 failed"
     );
     let names: Vec<&str> = dom["stages"]
         .as_array()
@@ -84,18 +84,18 @@ fn the_report_of_a_shipped_experiment_opens_in_a_browser() {
         assert_eq!(s["state"], "fresh");
         assert!(n(&s["previews"]) >= 1, "{s}");
     }
-    assert_eq!(n(&stage(&check, "finetune")["instances"]), 11);
-    // The aggregate table over α is drawn as sweep charts, one per scalar column.
+    assert_eq!(n(&stage(&check, "finetune")["instances"]), 55);
+    // The aggregate tables over α (and α × rep) are drawn as sweep charts.
     assert!(n(&stage(&check, "summary")["sweeps"]) >= 4);
     assert_eq!(
         dom["filter"],
-        serde_json::json!({"before": 11, "while_filtering": 0, "after": 11})
+        serde_json::json!({"before": 55, "while_filtering": 0, "after": 55})
     );
     // Every table the page links to is there.
     let index: Json =
         serde_json::from_str(&std::fs::read_to_string(p.path("report/data/index.json")).unwrap())
             .unwrap();
-    assert_eq!(index["stages"].as_array().unwrap().len(), 36);
+    assert_eq!(index["stages"].as_array().unwrap().len(), 168);
     assert!(p.path("report/data/summary/summary.parquet").exists());
 }
 

@@ -94,7 +94,7 @@ fn exp1_alignment_w2sg_only_above_a_threshold() {
                 "alpha = { linspace = [0.0, 1.0, 11] }",
                 "alpha = [0.0, 0.3, 1.0]",
             ),
-            ("rep = { range = [0, 5] }", "rep = { range = [0, 2] }"),
+            TWO_SEEDS,
         ],
     );
     // Per α, over the seeds: w2sg_mean is the fraction of seeds where W2SG held.
@@ -200,6 +200,14 @@ fn rho_seeds_mean_and_sem_over_seeds_against_two_minus_two_rho() {
     assert_figure(&p, &file, "figure", "rho-seeds");
 }
 
+/// The fraction of seeds where W2SG held (`aggregate`'s `over = ["rep"]`).
+fn w2sg_fraction(rows: &[Value], coords: &[(&str, f64)]) -> f64 {
+    f(at(rows, coords), "w2sg_mean")
+}
+
+/// Two seeds per point in the reduced runs (the shipped files have five).
+const TWO_SEEDS: (&str, &str) = ("rep = { range = [0, 5] }", "rep = { range = [0, 2] }");
+
 #[test]
 fn c3_lambda_phase_transition_at_detectability() {
     let (p, file) = run_reduced(
@@ -211,20 +219,28 @@ fn c3_lambda_phase_transition_at_detectability() {
                 "lambda = [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]",
                 "lambda = [0.0, 0.25, 1.5, 2.0]",
             ),
+            TWO_SEEDS,
         ],
     );
-    let s = show(&p, &file, "summary", Some("summary"));
+    let s = show(&p, &file, "summary", Some("summary_stats"));
     assert_eq!(s.len(), 4);
     for lam in [0.0, 0.25] {
-        assert!(!b(at(&s, &[("lambda", lam)]), "w2sg"), "λ={lam}: {s:?}");
+        assert_eq!(w2sg_fraction(&s, &[("lambda", lam)]), 0.0, "λ={lam}: {s:?}");
     }
     for lam in [1.5, 2.0] {
-        assert!(b(at(&s, &[("lambda", lam)]), "w2sg"), "λ={lam}: {s:?}");
+        assert_eq!(w2sg_fraction(&s, &[("lambda", lam)]), 1.0, "λ={lam}: {s:?}");
     }
-    // PCA finds the spike above the BBP threshold λ = √(d/N) = 0.5, not below.
-    let pca = show(&p, &file, "pca_rows", None);
-    let ov = |lam: f64| f(at(&pca, &[("lambda", lam)]), "overlap_v").abs();
-    assert!(ov(0.25) < 0.5 && ov(2.0) > 0.8, "{pca:?}");
+    // PCA finds the spike above the BBP threshold λ = √(d/N) = 0.5, not below (every seed).
+    let pca = show(&p, &file, "pca_rows", Some("rows"));
+    assert_eq!(pca.len(), 8, "4 λ × 2 seeds: {pca:?}");
+    for row in &pca {
+        let ov = f(row, "overlap_v").abs();
+        if f(row, "lambda") <= 0.25 {
+            assert!(ov < 0.5, "{row}");
+        } else if f(row, "lambda") >= 2.0 {
+            assert!(ov > 0.8, "{row}");
+        }
+    }
     assert_figure(&p, &file, "figure", "c3-lambda");
     assert_figure(&p, &file, "figure_overlap", "c3-lambda-pca");
 }
@@ -240,47 +256,62 @@ fn c3_alpha_threshold_needs_a_detectable_spike() {
                 "alpha = { linspace = [0.0, 1.0, 11] }",
                 "alpha = [0.0, 1.0]",
             ),
+            TWO_SEEDS,
         ],
     );
-    let s = show(&p, &file, "summary", Some("summary"));
+    let s = show(&p, &file, "summary", Some("summary_stats"));
     assert_eq!(s.len(), 4);
     for a in [0.0, 1.0] {
-        assert!(
-            !b(at(&s, &[("lambda", 0.25), ("alpha", a)]), "w2sg"),
+        assert_eq!(
+            w2sg_fraction(&s, &[("lambda", 0.25), ("alpha", a)]),
+            0.0,
             "{s:?}"
         );
     }
-    assert!(
-        !b(at(&s, &[("lambda", 3.0), ("alpha", 0.0)]), "w2sg"),
+    assert_eq!(
+        w2sg_fraction(&s, &[("lambda", 3.0), ("alpha", 0.0)]),
+        0.0,
         "{s:?}"
     );
-    assert!(
-        b(at(&s, &[("lambda", 3.0), ("alpha", 1.0)]), "w2sg"),
+    assert_eq!(
+        w2sg_fraction(&s, &[("lambda", 3.0), ("alpha", 1.0)]),
+        1.0,
         "{s:?}"
     );
     assert_figure(&p, &file, "figure", "c3-alpha");
 }
 
+/// At the shipped d = 200 (8 short runs): at d = 100 one of two seeds at α = 1, ρ = 0.6
+/// dips to ‖w − w*‖² 0.13 and climbs back to 1.29 within τ = 20, so the claim is made,
+/// and checked, at the size it was measured at.
 #[test]
 fn c3_rho_aligned_task_beats_every_weak_supervisor_misaligned_none() {
     let (p, file) = run_reduced(
         "c3-rho",
         &[
-            ("d = 200", "d = 100"),
             ("alpha = [0.6, 0.8, 1.0]", "alpha = [0.6, 1.0]"),
             (
                 "rho = [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]",
                 "rho = [0.3, 0.6]",
             ),
+            TWO_SEEDS,
         ],
     );
-    let s = show(&p, &file, "summary", Some("summary"));
+    let s = show(&p, &file, "summary", Some("summary_stats"));
     assert_eq!(s.len(), 4);
     for rho in [0.3, 0.6] {
-        assert!(!b(at(&s, &[("alpha", 0.6), ("rho", rho)]), "w2sg"), "{s:?}");
+        assert_eq!(
+            w2sg_fraction(&s, &[("alpha", 0.6), ("rho", rho)]),
+            0.0,
+            "{s:?}"
+        );
         let good = at(&s, &[("alpha", 1.0), ("rho", rho)]);
-        assert!(b(good, "w2sg"), "{good}");
-        assert!(f(good, "final_dist2") < f(good, "weak_dist2"), "{good}");
+        assert_eq!(f(good, "w2sg_mean"), 1.0, "{good}");
+        // Every seed's final error is below the weak supervisor's.
+        assert!(
+            f(good, "final_dist2_max") < f(good, "weak_dist2_mean"),
+            "{good}"
+        );
     }
     assert_figure(&p, &file, "figure", "c3-rho");
 }

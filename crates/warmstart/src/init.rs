@@ -37,7 +37,7 @@ d = 50                        # dimension of the ground-truth w*
 rho = 0.6                     # correlation of the weak supervisor with w*
 lambda = 3.0                  # spike strength of the pre-training data
 delta = 1e-4                  # fine-tuning step size
-tau = 20                      # fine-tuning time (`warmstart plugins list` describes every kind)
+tau = 20                      # fine-tuning time (`warmstart kinds finetune` lists its params)
 
 [sweep]                       # one instance per value of every axis a stage uses
 alpha = { linspace = [0.0, 1.0, 5] }
