@@ -225,6 +225,10 @@ fn a_missing_column_is_caught_at_plan_time_at_the_param_with_the_columns_there_a
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let se = stderr(&out);
     assert!(se.contains("did you mean `final_dist2`?"), "{se}");
-    assert!(stdout(&out).trim().is_empty(), "nothing ran: {}", stdout(&out));
+    assert!(
+        stdout(&out).trim().is_empty(),
+        "nothing ran: {}",
+        stdout(&out)
+    );
     insta::assert_snapshot!("missing_column", se);
 }

@@ -59,12 +59,6 @@ fn f(row: &Value, col: &str) -> f64 {
         .unwrap_or_else(|| panic!("column `{col}` not a number in {row}"))
 }
 
-fn b(row: &Value, col: &str) -> bool {
-    row[col]
-        .as_bool()
-        .unwrap_or_else(|| panic!("column `{col}` not a boolean in {row}"))
-}
-
 /// The row whose coordinates equal the given values.
 fn at<'a>(rows: &'a [Value], coords: &[(&str, f64)]) -> &'a Value {
     rows.iter()

@@ -28,13 +28,14 @@ type Columns = Option<BTreeMap<String, String>>;
 /// passes on).
 const CARRIED: [&str; 5] = ["float64", "int64", "bool", "utf8", "any"];
 
+/// Builds the error for (stage index, param, message, label, help): the caller knows where
+/// in the file the param is.
+pub type MakeError<'a> = dyn FnMut(usize, &str, String, String, Option<String>) -> SpecError + 'a;
+
 /// Every column-naming param of every node, checked against its inputs' declared tables.
 /// One error per (stage, param), built by `error(stage_index, param, message, label,
 /// help)`, which knows where in the file the param is.
-pub fn check(
-    nodes: &[Node],
-    error: &mut dyn FnMut(usize, &str, String, String, Option<String>) -> SpecError,
-) -> Vec<SpecError> {
+pub fn check(nodes: &[Node], error: &mut MakeError<'_>) -> Vec<SpecError> {
     let needed = needed_nodes(nodes);
     if needed.is_empty() {
         return Vec::new();
@@ -59,7 +60,13 @@ pub fn check(
                 {
                     continue;
                 }
-                errors.push(error(node.stage_index, &pspec.name, p.message, p.label, p.help));
+                errors.push(error(
+                    node.stage_index,
+                    &pspec.name,
+                    p.message,
+                    p.label,
+                    p.help,
+                ));
             }
         }
     }
@@ -257,7 +264,7 @@ fn check_param(
     };
     let missing = names
         .into_iter()
-        .find(|n| !known.contains(n) && !(cref.or_coordinate && is_coordinate(n)))?;
+        .find(|n| !(known.contains(n) || (cref.or_coordinate && is_coordinate(n))))?;
     let list: Vec<&str> = known.iter().copied().collect();
     let mut help = match did_you_mean(missing, list.iter().copied()) {
         Some(h) => format!("{h} "),

@@ -192,5 +192,9 @@ inputs = ["gen"]
     };
     assert_eq!(seeds(0), vec![Some(100), Some(101), Some(102)]);
     assert_eq!(seeds(1), vec![Some(7)]);
-    assert_eq!(seeds(2), vec![None, None, None], "no explicit seed: derived later");
+    assert_eq!(
+        seeds(2),
+        vec![None, None, None],
+        "no explicit seed: derived later"
+    );
 }

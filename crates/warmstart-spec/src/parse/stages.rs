@@ -424,7 +424,8 @@ fn stage_seed(
             what,
             v,
             "a non-negative integer or a `${…}` expression",
-            "write e.g. `seed = 42`, or `seed = \"${100 + rep}\"` for one seed per sweep point".into(),
+            "write e.g. `seed = 42`, or `seed = \"${100 + rep}\"` for one seed per sweep point"
+                .into(),
         );
         return None;
     }
