@@ -323,21 +323,29 @@ fn c3_delta_no_movement_sweet_spot_blow_up() {
                 "delta = { logspace = [-6, 1, 15] }",
                 "delta = [1e-6, 1e-4, 10.0]",
             ),
+            TWO_SEEDS,
         ],
     );
-    let s = show(&p, &file, "summary", Some("summary"));
+    // Over both seeds: the extremes of each δ, not one random instance.
+    let s = show(&p, &file, "summary", Some("summary_stats"));
     assert_eq!(s.len(), 3);
-    let weak = f(&s[0], "weak_dist2");
+    let weak = f(&s[0], "weak_dist2_mean");
     // r0 = 0.6 starts at ‖w0 − w*‖² = 2 − 2·0.6 = 0.8.
     let tiny = at(&s, &[("delta", 1e-6)]);
-    assert!((f(tiny, "final_dist2") - 0.8).abs() < 0.03, "moved: {tiny}");
+    assert!(
+        (f(tiny, "final_dist2_min") - 0.8).abs() < 0.03
+            && (f(tiny, "final_dist2_max") - 0.8).abs() < 0.03,
+        "moved: {tiny}"
+    );
+    // The sweet spot: every seed gets below the weak level, the mean by at least 0.05
+    // (seed by seed the depth varies: 0.69 and 0.78 here at d = 200).
     let sweet = at(&s, &[("delta", 1e-4)]);
     assert!(
-        f(sweet, "min_dist2") < weak - 0.05,
+        f(sweet, "min_dist2_max") < weak && f(sweet, "min_dist2_mean") < weak - 0.05,
         "no sweet spot: {sweet}"
     );
     let big = at(&s, &[("delta", 10.0)]);
-    assert!(f(big, "final_dist2") > 1.5, "no blow-up: {big}");
+    assert!(f(big, "final_dist2_min") > 1.5, "no blow-up: {big}");
     assert_figure(&p, &file, "figure", "c3-delta");
 }
 
