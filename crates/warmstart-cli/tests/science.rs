@@ -117,25 +117,35 @@ fn exp1_alignment_w2sg_only_above_a_threshold() {
     assert_figure(&p, &file, "figure", "exp1-alignment");
 }
 
-/// Run at the shipped size (d = 200, about 1 s): at d = 100 the r0 = 0 init of this
-/// spiked regime does dip below the weak level (min 0.77), see the file's description.
+/// Run at the shipped size (d = 200) with two of its five seeds: at d = 100 the r0 = 0
+/// init of this spiked regime dips clearly below the weak level (min 0.77).
 #[test]
-fn exp2_good_inits_dip_below_the_weak_level_and_regress_poor_init_never() {
-    let (p, file) = run_reduced("exp2-trajectories", &[]);
+fn exp2_good_inits_dip_below_the_weak_level_and_regress_poor_init_barely() {
+    let (p, file) = run_reduced("exp2-trajectories", &[TWO_SEEDS]);
     let s = show(&p, &file, "summary", Some("summary"));
-    assert_eq!(s.len(), 4);
+    assert_eq!(s.len(), 8, "4 inits × 2 seeds: {s:?}");
     let weak = f(&s[0], "weak_dist2");
     assert!((weak - 0.8).abs() < 1e-12);
+    let of = |r0: f64| s.iter().filter(move |r| (f(r, "r0") - r0).abs() < 1e-9);
     for r0 in [0.6, 0.7] {
-        let r = at(&s, &[("r0", r0)]);
-        let (min, fin) = (f(r, "min_dist2"), f(r, "final_dist2"));
-        assert!(min < weak - 0.1, "r0={r0}: no dip below 2 − 2ρ: {r}");
-        assert!(fin > min + 0.1, "r0={r0}: no regression after the dip: {r}");
+        for r in of(r0) {
+            let (min, fin) = (f(r, "min_dist2"), f(r, "final_dist2"));
+            assert!(min < weak - 0.1, "r0={r0}: no dip below 2 − 2ρ: {r}");
+            assert!(fin > min + 0.1, "r0={r0}: no regression after the dip: {r}");
+        }
     }
-    let poor = at(&s, &[("r0", 0.0)]);
+    // The poor init: at most a hair below the weak level (0.013 in the shipped seeds), an
+    // order of magnitude less than the good inits' dips.
+    for poor in of(0.0) {
+        assert!(
+            f(poor, "min_dist2") > weak - 0.02,
+            "poor init got clearly below 2 − 2ρ: {poor}"
+        );
+    }
+    let stats = show(&p, &file, "summary", Some("rows_stats"));
     assert!(
-        f(poor, "min_dist2") >= weak,
-        "poor init got below 2 − 2ρ: {poor}"
+        stats.iter().all(|r| r["n"].as_i64() == Some(2)),
+        "every point of the mean trajectories averages both seeds"
     );
     assert_figure(&p, &file, "figure", "exp2-trajectories");
 }
