@@ -169,7 +169,9 @@ fn table_columns(
             Extra::Coordinates => {
                 for &j in &node.inputs {
                     for (axis, _) in &nodes[j].coords {
-                        cols.entry(axis.clone()).or_insert_with(|| "any".into());
+                        if !cols.contains_key(axis) {
+                            cols.insert(axis.clone(), "any".into());
+                        }
                     }
                 }
             }
@@ -183,10 +185,13 @@ fn table_columns(
                         Err(()) => return None,
                         Ok(None) => {}
                         Ok(Some(up)) => {
-                            let up_cols = done[j].get(&up.name).cloned().flatten()?;
+                            // Borrowed: an aggregate may gather 100 000 inputs.
+                            let Some(Some(up_cols)) = done[j].get(&up.name) else {
+                                return None;
+                            };
                             for (c, ty) in up_cols {
-                                if CARRIED.contains(&ty.as_str()) {
-                                    cols.entry(c).or_insert(ty);
+                                if CARRIED.contains(&ty.as_str()) && !cols.contains_key(c) {
+                                    cols.insert(c.clone(), ty.clone());
                                 }
                             }
                         }
