@@ -72,6 +72,12 @@ pub fn report(file: &Path, cache: &Path, out_dir: &Path, open: bool) -> Result<(
         c.never_run,
         c.failed
     ));
+    if !written.removed.is_empty() {
+        stdout.line(format_args!(
+            "removed {} file(s) of an earlier report that no longer apply",
+            written.removed.len()
+        ));
+    }
     if open && let Err(e) = open_in_browser(&written.page) {
         stdout.line(format_args!(
             "could not open a browser ({e}); open {} yourself",

@@ -153,3 +153,39 @@ outputs = ["copy.csv"]
         "6 instances: 4 fresh · 0 stale · 1 never run · 1 failed"
     );
 }
+
+/// A second report into the same directory leaves no file of an instance the first one
+/// exported but the second does not (here: a sweep value removed from the file).
+#[test]
+fn a_second_report_removes_the_data_of_instances_that_are_gone() {
+    let p = Project::new();
+    let exp = |xs: &str| {
+        format!(
+            "[experiment]\nname = \"shrink\"\n\n[sweep]\nx = [{xs}]\n\n[stages.work]\nkind = \"echo\"\nvalue = \"${{x}}\"\n"
+        )
+    };
+    p.write("shrink.toml", &exp("1, 2, 3"));
+    assert!(p.run(&["run", "shrink.toml"]).status.success());
+    let out = p.run(&["report", "shrink.toml", "--out", "report"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let gone = p.path("report/data/work__x=3/out.parquet");
+    assert!(gone.exists(), "the first report exports x = 3");
+    // A file of the user's in the data directory is not the report's to remove.
+    p.write("report/data/notes.txt", "mine");
+
+    p.write("shrink.toml", &exp("1, 2"));
+    let out = p.run(&["report", "shrink.toml", "--out", "report"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("removed 1 file(s) of an earlier report"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!gone.exists(), "x = 3 is no longer in the experiment");
+    assert!(
+        !p.path("report/data/work__x=3").exists(),
+        "its empty directory too"
+    );
+    assert!(p.path("report/data/work__x=1/out.parquet").exists());
+    assert!(p.path("report/data/notes.txt").exists());
+}

@@ -22,7 +22,7 @@
 //! stage and the name; nothing is written outside the export directory.
 
 mod outdir;
-mod previous;
+pub(crate) mod previous;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,8 @@
 //! `warmstart report`: an experiment's state and results as one self-contained HTML page
 //! (`DIR/index.html`) plus the exported Parquet files and figures it links to
 //! (`DIR/data/…`, laid out as `warmstart export` lays them out, with its `index.json`).
+//! Files an earlier report's index lists that this one does not write (instances no
+//! longer fresh, or of another experiment) are removed, as a re-export removes them.
 //!
 //! This module gathers (plan, freshness, cache entries, the latest run record) into a
 //! [`warmstart_report::Report`]; the `warmstart-report` crate draws it. Each fresh
@@ -27,7 +29,8 @@ use warmstart_plan::{Assessment, Plan};
 use warmstart_report::{Counts, Figure, InstanceRow, InstanceState, Report, StageSection};
 
 use crate::export::{
-    AxesCache, ExportError, ExportedInstance, OutDir, index_entry, write_index, write_instance,
+    AxesCache, ExportError, ExportedInstance, OutDir, index_entry, previous, write_index,
+    write_instance,
 };
 use crate::read::read_entry;
 use crate::runs::{RunRecord, utc};
@@ -68,6 +71,9 @@ pub struct ReportSummary {
     pub counts: Counts,
     /// Instances whose output was exported.
     pub exported: usize,
+    /// Files an earlier report left in `DIR/data` that this one no longer lists (stale or
+    /// gone instances), removed.
+    pub removed: Vec<String>,
 }
 
 /// Write the report of `plan` (as `assessment` found it in `store`) into `out_dir`.
@@ -80,7 +86,14 @@ pub fn write_report(
 ) -> Result<ReportSummary, ExportError> {
     let out = OutDir::create(out_dir)?;
     out.subdir("data", "the data directory")?;
-    let data = OutDir::create(&out_dir.join("data"))?;
+    let data_dir = out_dir.join("data");
+    // What an earlier report wrote there (its index), so that files of instances that are
+    // no longer fresh do not linger; a data directory without an index is left as it is.
+    let earlier: Vec<String> = match previous::find(&data_dir)? {
+        previous::Found::Export(e) => e.entries.into_iter().flat_map(|e| e.files).collect(),
+        _ => Vec::new(),
+    };
+    let data = OutDir::create(&data_dir)?;
     let last = crate::runs::latest(store, &plan.experiment.name);
     let failures = failures_of(last.as_ref());
     let mut report = header(plan, last.as_ref());
@@ -135,6 +148,16 @@ pub fn write_report(
     }
     let entries: Vec<serde_json::Value> = exported.iter().map(index_entry).collect();
     write_index(&data, &plan.experiment.name, &entries)?;
+    let written: std::collections::HashSet<&str> = exported
+        .iter()
+        .flat_map(|e| e.files.iter().map(String::as_str))
+        .collect();
+    let stale: Vec<String> = earlier
+        .into_iter()
+        .filter(|f| !written.contains(f.as_str()))
+        .collect();
+    // Narrow removal (listed `<instance>/<file>` paths, never through a link).
+    let removed = previous::remove_files(&data_dir, &stale)?;
     report.newest_entry = (newest > 0).then(|| utc(newest));
     report.stages = sections;
     report.edges = edges(plan);
@@ -146,6 +169,7 @@ pub fn write_report(
         page_bytes: html.len(),
         counts: report.counts,
         exported: exported.len(),
+        removed,
     })
 }
 
