@@ -30,6 +30,16 @@ pub struct ColumnSpec {
     pub doc: String,
 }
 
+impl ColumnSpec {
+    pub fn new(name: &str, ty: &str, doc: &str) -> Self {
+        ColumnSpec {
+            name: name.into(),
+            ty: ty.into(),
+            doc: doc.into(),
+        }
+    }
+}
+
 /// Columns of a table that depend on the instance rather than on the kind alone.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case", tag = "extra")]
@@ -74,11 +84,7 @@ impl TableSpec {
     }
     /// Add a column.
     pub fn col(mut self, name: &str, ty: &str, doc: &str) -> Self {
-        self.columns.push(ColumnSpec {
-            name: name.into(),
-            ty: ty.into(),
-            doc: doc.into(),
-        });
+        self.columns.push(ColumnSpec::new(name, ty, doc));
         self
     }
     pub fn extra(mut self, e: Extra) -> Self {
@@ -123,12 +129,9 @@ impl InputSpec {
             doc: doc.into(),
         }
     }
+    /// Add a column it must have.
     pub fn col(mut self, name: &str, ty: &str, doc: &str) -> Self {
-        self.columns.push(ColumnSpec {
-            name: name.into(),
-            ty: ty.into(),
-            doc: doc.into(),
-        });
+        self.columns.push(ColumnSpec::new(name, ty, doc));
         self
     }
 }
