@@ -29,7 +29,7 @@ use warmstart_engine::{
     StageRequest, TableSpec, Value,
 };
 
-use super::common::{Col, batch, col_f64, table};
+use super::common::{Col, batch, col_f64, table, with_run_summary};
 
 pub fn spec() -> KindSpec {
     KindSpec {
@@ -60,16 +60,11 @@ pub fn spec() -> KindSpec {
             TableSpec::new("summary_stats", "`summary` reduced over the `over` axes.")
                 .open("the remaining coordinates, `n`, and `<col>_mean`, `_std`, `_sem`, `_min`, `_max` per numeric column")
                 .when("`over` is set and the table is a trajectory"),
-            TableSpec::new("summary", "One row per input.")
-                .col("stage", "utf8", "")
-                .extra(Extra::Coordinates)
-                .col("final_dist2", "float64", "")
-                .col("min_dist2", "float64", "")
-                .col("final_risk", "float64", "")
-                .col("min_risk", "float64", "")
-                .col("weak_risk", "float64", "")
-                .col("weak_dist2", "float64", "")
-                .col("w2sg", "bool", "final_risk < weak_risk.")
+            with_run_summary(
+                TableSpec::new("summary", "One row per input.")
+                    .col("stage", "utf8", "")
+                    .extra(Extra::Coordinates),
+            )
                 .col("t_below", "float64", "First time dist2 < weak_dist2 (NaN if never).")
                 .col("t_back", "float64", "First later time dist2 ≥ weak_dist2 again (NaN if never).")
                 .when("the table has dist2, risk, weak_risk and weak_dist2"),

@@ -199,6 +199,18 @@ pub fn vector_spec(name: &str, doc: &str) -> TableSpec {
         .col("w", "float64", "The vector's coordinate.")
 }
 
+/// The columns of a run's one-row summary (`finetune`'s `summary`, and per input in
+/// `aggregate`'s), added to `t`.
+pub fn with_run_summary(t: TableSpec) -> TableSpec {
+    t.col("final_dist2", "float64", "‖w − w*‖² at the end.")
+        .col("min_dist2", "float64", "")
+        .col("final_risk", "float64", "")
+        .col("min_risk", "float64", "")
+        .col("weak_risk", "float64", "R(w_weak).")
+        .col("weak_dist2", "float64", "2 − 2ρ.")
+        .col("w2sg", "bool", "final_risk < weak_risk.")
+}
+
 /// What every kind that rebuilds the problem with [`load_problem`] reads.
 pub fn problem_inputs() -> Vec<InputSpec> {
     vec![

@@ -17,6 +17,7 @@ use warmstart_synth::risk::true_risk;
 use super::common::{
     Col, col_f64, load_problem, meta_spec, need_table, problem_inputs, problem_spec,
     problem_tables, quad_n_spec, quadrature, se, table, vector_spec, vector_table,
+    with_run_summary,
 };
 
 pub fn spec() -> KindSpec {
@@ -52,15 +53,9 @@ pub fn spec() -> KindSpec {
                 .col("risk", "float64", "R(w), exact.")
                 .col("weak_risk", "float64", "R(w_weak) (constant).")
                 .col("weak_dist2", "float64", "2 − 2ρ (constant)."),
-            TableSpec::new("summary", "The run in one row.")
-                .col("steps", "int64", "")
-                .col("final_dist2", "float64", "")
-                .col("min_dist2", "float64", "")
-                .col("final_risk", "float64", "")
-                .col("min_risk", "float64", "")
-                .col("weak_risk", "float64", "")
-                .col("weak_dist2", "float64", "")
-                .col("w2sg", "bool", "final_risk < weak_risk."),
+            with_run_summary(
+                TableSpec::new("summary", "The run in one row.").col("steps", "int64", ""),
+            ),
             vector_spec("student", "The fine-tuned student w."),
             meta_spec(),
             problem_spec(),

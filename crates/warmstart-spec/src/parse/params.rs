@@ -228,17 +228,15 @@ pub(super) fn parse_params(
     // Evaluate the params that do not depend on an axis.
     let deps = param_axes(&raw, axes);
     let mut values: HashMap<String, Value> = HashMap::new();
-    // Params already reported (or computed from one that was): an entry that uses one is
-    // skipped silently, so one mistake gives one error, not one per param built on it.
-    let mut failed: std::collections::HashSet<String> = cx.broken.iter().cloned().collect();
+    // An entry that uses a param already reported (`cx.broken`, or computed from one) is
+    // skipped silently: one mistake gives one error, not one per param built on it.
     for (k, v) in &raw {
         if deps.get(&k.value).is_some_and(|d| !d.is_empty()) {
             continue;
         }
         let mut used = Vec::new();
         crate::graph::collect_names(&v.value, &mut used);
-        if used.iter().any(|n| failed.contains(n)) {
-            failed.insert(k.value.clone());
+        if used.iter().any(|n| cx.broken.contains(n)) {
             cx.broken.push(k.value.clone());
             continue;
         }
@@ -251,7 +249,6 @@ pub(super) fn parse_params(
             Err(f) => {
                 let (e, base, whole) = *f;
                 cx.expr_err(e, base, &whole, &format!("in param `{}`", k.value));
-                failed.insert(k.value.clone());
                 cx.broken.push(k.value.clone());
             }
         }
