@@ -9,8 +9,8 @@
 use std::sync::Arc;
 
 use arrow_array::{
-    Array, BinaryArray, Float32Array, Float64Array, Int32Array, Int64Array, LargeStringArray,
-    RecordBatch, StringArray, StringViewArray,
+    Array, BinaryArray, BooleanArray, Float32Array, Float64Array, Int32Array, Int64Array,
+    LargeStringArray, RecordBatch, StringArray, StringViewArray,
 };
 use arrow_schema::{ArrowError, DataType, Field, Schema};
 
@@ -88,7 +88,8 @@ fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a dyn Array, Engin
 }
 
 /// A numeric column as f64: Float64, Float32, Int64 or Int32 (integers beyond 2^53 round to
-/// the nearest f64); nulls become NaN. Any other type is an input error naming the column
+/// the nearest f64), or Boolean (true = 1.0, false = 0.0, so the mean of a `correct` column
+/// is an accuracy); nulls become NaN. Any other type is an input error naming the column
 /// and its type.
 pub fn f64_column(batch: &RecordBatch, name: &str) -> Result<Vec<f64>, EngineError> {
     let col = column(batch, name)?;
@@ -110,8 +111,12 @@ pub fn f64_column(batch: &RecordBatch, name: &str) -> Result<Vec<f64>, EngineErr
     if let Some(a) = any.downcast_ref::<Int32Array>() {
         return Ok(read(&|i| f64::from(a.value(i))));
     }
+    if let Some(a) = any.downcast_ref::<BooleanArray>() {
+        return Ok(read(&|i| if a.value(i) { 1.0 } else { 0.0 }));
+    }
     Err(EngineError::Input(format!(
-        "column `{name}` must be numeric (Float64, Float32, Int64 or Int32), found {}",
+        "column `{name}` must be numeric or boolean (Float64, Float32, Int64, Int32 or \
+         Boolean), found {}",
         col.data_type()
     )))
 }
@@ -150,7 +155,7 @@ pub fn string_column(batch: &RecordBatch, name: &str) -> Result<Vec<String>, Eng
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow_array::{ArrayRef, BooleanArray};
+    use arrow_array::{ArrayRef, BinaryArray};
 
     fn one(name: &str, array: ArrayRef) -> RecordBatch {
         RecordBatch::try_from_iter(vec![(name, array)]).unwrap()
@@ -174,6 +179,23 @@ mod tests {
     }
 
     #[test]
+    fn booleans_read_as_one_and_zero_with_nulls_as_nan() {
+        let b = one(
+            "correct",
+            Arc::new(BooleanArray::from(vec![
+                Some(true),
+                Some(false),
+                None,
+                Some(true),
+            ])),
+        );
+        let v = f64_column(&b, "correct").unwrap();
+        assert_eq!(v[..2], [1.0, 0.0]);
+        assert!(v[2].is_nan());
+        assert_eq!(v[3], 1.0);
+    }
+
+    #[test]
     fn every_string_type_reads_with_nulls_as_empty() {
         let cols: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from(vec![Some("é"), None])),
@@ -188,16 +210,17 @@ mod tests {
 
     #[test]
     fn wrong_type_or_missing_column_is_an_input_error_naming_it() {
-        let b = one("flag", Arc::new(BooleanArray::from(vec![true])));
+        let b = one("flag", Arc::new(BinaryArray::from_iter_values([b"x"])));
         let e = f64_column(&b, "flag").unwrap_err().to_string();
         assert_eq!(
             e,
-            "input: column `flag` must be numeric (Float64, Float32, Int64 or Int32), found Boolean"
+            "input: column `flag` must be numeric or boolean (Float64, Float32, Int64, Int32 or \
+             Boolean), found Binary"
         );
         let e = string_column(&b, "flag").unwrap_err().to_string();
         assert_eq!(
             e,
-            "input: column `flag` must be a string column (Utf8, LargeUtf8 or Utf8View), found Boolean"
+            "input: column `flag` must be a string column (Utf8, LargeUtf8 or Utf8View), found Binary"
         );
         let e = f64_column(&b, "x").unwrap_err().to_string();
         assert_eq!(e, "input: missing column `x` (the table has: flag)");

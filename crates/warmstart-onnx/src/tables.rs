@@ -16,7 +16,8 @@ use arrow_schema::{DataType, Field, Schema};
 use warmstart_engine::{EngineError, StageInput};
 
 /// The shared column readers (one set of accepted types for every engine): numbers from
-/// Float64/Float32/Int64/Int32 with nulls as NaN, strings from Utf8/LargeUtf8/Utf8View.
+/// Float64/Float32/Int64/Int32/Boolean (true = 1, false = 0) with nulls as NaN, strings from
+/// Utf8/LargeUtf8/Utf8View.
 pub use warmstart_engine::{f64_column as numbers, string_column as strings};
 
 /// One row of an embedding table.

@@ -88,7 +88,8 @@ pub fn need_table<'a>(req: &'a StageRequest, name: &str) -> Result<&'a RecordBat
 }
 
 /// The shared column readers (one set of accepted types for every engine): numbers from
-/// Float64/Float32/Int64/Int32 with nulls as NaN, strings from Utf8/LargeUtf8/Utf8View.
+/// Float64/Float32/Int64/Int32/Boolean (true = 1, false = 0) with nulls as NaN, strings from
+/// Utf8/LargeUtf8/Utf8View.
 pub use warmstart_engine::{f64_column as col_f64, string_column as col_str};
 
 /// The first value of a numeric column of a one-row table.
