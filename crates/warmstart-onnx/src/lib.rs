@@ -6,13 +6,16 @@
 //! - [`head`] (`reward-head`): a linear reward head on frozen embeddings, hard or soft labels,
 //!   losses bce / reverse-bce / aux-confidence;
 //! - [`probe`]: per-layer logistic probes of the preference;
-//! - [`correlate`]: Pearson / Spearman statistics across a sweep;
-//! - [`pgr`]: performance gap recovered.
+//! - [`correlate`]: Pearson / Spearman statistics across a sweep, with bootstrap intervals;
+//! - [`pgr`]: performance gap recovered, with paired bootstrap intervals over test pairs.
+//!
+//! [`bootstrap`] holds the resampling, id alignment and percentile intervals those two share.
 //!
 //! ONNX Runtime is a shared library loaded lazily on the first `embed` (or its cache key):
 //! constructing [`OnnxEngine`] never fails, and a missing library is a stage error that says
 //! how to install it (see [`runtime`]).
 
+pub mod bootstrap;
 pub mod correlate;
 pub mod dataset;
 pub mod embed;
