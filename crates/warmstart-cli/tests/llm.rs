@@ -78,8 +78,21 @@ fn llm_checkpoint_study_runs_on_a_subset() {
         let expect = (f("w2s") - f("weak")) / (f("ceiling") - f("weak"));
         assert!((f("pgr") - expect).abs() < 1e-9);
     }
+    // Paired bootstrap intervals over the test pairs the three heads share.
+    assert_eq!(pgr[0]["n_pairs"].as_i64(), Some(48), "{pgr:?}");
+    assert_eq!(pgr[0]["bootstrap"].as_i64(), Some(1000));
+    for c in ["weak", "w2s", "ceiling"] {
+        let (lo, hi) = (f(&format!("{c}_lo")), f(&format!("{c}_hi")));
+        assert!(
+            lo <= f(c) && f(c) <= hi && hi - lo < 0.5,
+            "{c}: {lo} {} {hi}",
+            f(c)
+        );
+    }
     let corr = json(&["show", "llm.toml", "probe_vs_w2s", "--format", "json"]);
     assert_eq!(corr[0]["n"].as_i64(), Some(3));
+    // Both sides are one-row tables (`summary`, `metrics`): nothing to resample.
+    assert_eq!(corr[0]["bootstrap"].as_i64(), Some(0));
     let r = corr[0]["pearson_r"].as_f64().unwrap();
     assert!((-1.0..=1.0).contains(&r));
 
