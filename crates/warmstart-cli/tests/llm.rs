@@ -91,10 +91,27 @@ fn llm_checkpoint_study_runs_on_a_subset() {
     }
     let corr = json(&["show", "llm.toml", "probe_vs_w2s", "--format", "json"]);
     assert_eq!(corr[0]["n"].as_i64(), Some(3));
-    // Both sides are one-row tables (`summary`, `metrics`): nothing to resample.
-    assert_eq!(corr[0]["bootstrap"].as_i64(), Some(0));
-    let r = corr[0]["pearson_r"].as_f64().unwrap();
+    // y is each checkpoint's mean of `correct` over the 48 test pairs, resampled jointly
+    // across checkpoints; x (the probe's one-row summary) is fixed.
+    assert_eq!(corr[0]["bootstrap"].as_i64(), Some(1000));
+    let c = |k: &str| corr[0][k].as_f64().unwrap_or(f64::NAN);
+    let r = c("pearson_r");
     assert!((-1.0..=1.0).contains(&r));
+    assert!(c("pearson_r_lo") <= r && r <= c("pearson_r_hi"), "{corr:?}");
+    let points = json(&[
+        "show",
+        "llm.toml",
+        "probe_vs_w2s",
+        "--table",
+        "points",
+        "--format",
+        "json",
+    ]);
+    for pt in &points {
+        let v = |k: &str| pt[k].as_f64().unwrap();
+        assert_eq!((v("x_lo"), v("x_hi")), (v("x"), v("x")), "{pt}");
+        assert!(v("y_lo") <= v("y") && v("y") <= v("y_hi"), "{pt}");
+    }
 
     // Adding a checkpoint directory runs only its own stages (plus the gathers).
     link("strong/step-00512");

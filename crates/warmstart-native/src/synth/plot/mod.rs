@@ -118,8 +118,16 @@ fn range(vals: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
-fn tick(v: f64, log: bool) -> String {
-    let v = if log { 10f64.powf(v) } else { v };
+/// A tick label. `span` is the axis' extent: a linear tick within a billionth of it of 0 is
+/// 0 (plotters computes ticks by accumulation, so the one at 0 can come out as −2.2e-16).
+fn tick(v: f64, log: bool, span: f64) -> String {
+    let v = if log {
+        10f64.powf(v)
+    } else if v.abs() <= span.abs() * 1e-9 {
+        0.0
+    } else {
+        v
+    };
     if log && v.abs() >= 1e-3 && v.abs() < 1e4 {
         // Three significant digits: log ticks fall on non-round values.
         let decimals = (2 - v.abs().log10().floor() as i32).max(0) as usize;
@@ -328,8 +336,8 @@ fn draw<DB: DrawingBackend>(
         .x_desc(&l.x)
         .y_desc(&l.y)
         .label_style(("sans-serif", 14))
-        .x_label_formatter(&|v| tick(*v, lx))
-        .y_label_formatter(&|v| tick(*v, ly))
+        .x_label_formatter(&|v| tick(*v, lx, x1 - x0))
+        .y_label_formatter(&|v| tick(*v, ly, y1 - y0))
         .draw()
         .map_err(err)?;
     draw_errors(&mut chart, data, l.points).map_err(err)?;

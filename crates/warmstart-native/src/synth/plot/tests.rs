@@ -363,3 +363,11 @@ fn an_annotation_shows_intervals_and_wraps() {
     let svg = String::from_utf8(files[0].1.clone()).unwrap();
     assert!(svg.contains("pearson_r = 0.980 [0.912, 0.995]"), "{svg}");
 }
+
+#[test]
+fn a_tick_at_rounding_noise_around_zero_reads_zero() {
+    assert_eq!(super::tick(-2.2e-16, false, 2.0), "0");
+    assert_eq!(super::tick(0.25, false, 2.0), "0.25");
+    // On an axis of tiny values a tiny tick is a value, not noise.
+    assert_eq!(super::tick(1e-13, false, 1e-12), "1.0e-13");
+}
