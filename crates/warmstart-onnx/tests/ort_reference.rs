@@ -1,4 +1,5 @@
-//! Embeddings through ONNX Runtime against the PyTorch reference of the tiny suite, and the
+//! Embeddings through ONNX Runtime against the PyTorch references of the tiny suite and the
+//! intent suite, and the
 //! `embed` kind end to end. These tests need the ONNX Runtime library (found by the same
 //! search as the engine): without it they fail with the install hint.
 
@@ -336,4 +337,46 @@ fn float16_models_give_float32_embeddings_unchanged() {
             }
         }
     }
+}
+
+/// The intent suite's reference (`tools/make_intent_suite.py`): word-level token ids and
+/// the last layer's state at each text's last token, computed by PyTorch.
+#[derive(serde::Deserialize)]
+struct IntentRefText {
+    text: String,
+    ids: Vec<i64>,
+    last_token_state: Vec<f32>,
+}
+
+#[derive(serde::Deserialize)]
+struct IntentReference {
+    checkpoint: String,
+    texts: Vec<IntentRefText>,
+}
+
+#[test]
+fn intent_suite_word_level_tokenizer_and_last_token_states_match_pytorch() {
+    let dir = repo().join("fixtures/intent-suite");
+    let r: IntentReference = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("reference.json")).expect("reference.json"),
+    )
+    .expect("json");
+    let ck = ok(Checkpoint::open(&dir.join(&r.checkpoint)));
+    let tok = ok(TextTokenizer::open(&ck.tokenizer));
+    for t in &r.texts {
+        assert_eq!(ok(tok.encode(&t.text, 10_000, Truncation::Left)), t.ids);
+    }
+    let mut emb = ok(Embedder::new(&ck, 2, Provider::Cpu));
+    let seqs: Vec<&[i64]> = r.texts.iter().map(|t| t.ids.as_slice()).collect();
+    let got = ok(emb.all_states(&seqs));
+    let last_layer = got.last().expect("layers");
+    let mut max_diff = 0f32;
+    for (seq, want) in last_layer.iter().zip(&r.texts) {
+        let state = seq.last().expect("a position");
+        assert_eq!(state.len(), want.last_token_state.len());
+        for (x, y) in state.iter().zip(&want.last_token_state) {
+            max_diff = max_diff.max((x - y).abs());
+        }
+    }
+    assert!(max_diff <= 1e-4, "max |ORT − PyTorch| = {max_diff}");
 }
