@@ -6,7 +6,6 @@
 mod common;
 
 use common::shipped::*;
-use common::*;
 use serde_json::Value;
 
 #[test]
