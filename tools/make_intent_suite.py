@@ -13,9 +13,10 @@ Run offline, once (NOT in CI); see tools/README.md for the exact command and see
      smaller weak model (checkpoints at 1/8, 1/4, 1/2 and all of its steps), with the export of make_tiny_suite.py
      (hidden_states_0..L, tokenizer.json, checkpoint.json with eval loss on held-out
      dialogues);
-  4. as a sanity check only, fits a logistic probe per checkpoint in PyTorch on the
+  4. as a sanity check only, fits a logistic probe on the final strong and weak models'
      last-token (`|`) hidden-state differences of the gt pairs and reports its test
-     accuracy (the experiment itself does this in warmstart).
+     accuracy (the experiment does this per checkpoint in warmstart), and writes
+     reference.json for the ONNX Runtime tests.
 """
 
 import argparse
@@ -184,9 +185,10 @@ def main():
                                    args.batch, args.lr, args.seed + 1, tok, args.out, log)
     t_train = time.time() - t_start
 
-    # Sanity check (not used by the experiment): a PyTorch probe on the exported checkpoints.
-    probes = {}
-    probes["strong_final"] = probe_accuracy(strong, tok, gt, test)
+    # Sanity check (not used by the experiment): a PyTorch probe on the final models.
+    probes = {"strong_final": probe_accuracy(strong, tok, gt, test),
+              "weak_final": probe_accuracy(weak, tok, gt, test)}
+    print(f"probe accuracy (PyTorch, last layer): {probes}", flush=True)
     # Reference for the ONNX Runtime tests: token ids and the last layer's last-token state
     # of the final strong checkpoint, computed by PyTorch, each text alone.
     ref = {"checkpoint": os.path.relpath(saved[args.steps][0], args.out), "texts": []}
@@ -196,8 +198,6 @@ def main():
                              "last_token_state": [round(float(v), 7) for v in state]})
     with open(os.path.join(args.out, "reference.json"), "w") as f:
         json.dump(ref, f, indent=1)
-    probes["weak_final"] = probe_accuracy(weak, tok, gt, test)
-    print(f"probe accuracy (PyTorch, last layer): {probes}", flush=True)
 
     suite = {"seed": args.seed, "language": lang.PARAMS, "vocab": len(language.vocab),
              "args": vars(args), "data_sha256": digests, "pretraining_corpus_sha256": corpus_digest,
