@@ -270,6 +270,7 @@ def test_a_shipped_experiment_runs_and_loads(tmp_path):
 
 def test_ctrl_c_stops_launching_stages_and_raises_once_the_running_ones_end(project):
     import _thread
+    import signal
     import threading
 
     project.write(
@@ -285,10 +286,17 @@ def test_ctrl_c_stops_launching_stages_and_raises_once_the_running_ones_end(proj
         """
     )
     exp = project.experiment()
-    # What a Ctrl-C in a terminal or "interrupt kernel" in Jupyter does to the main thread.
-    threading.Timer(0.45, _thread.interrupt_main).start()
-    with pytest.raises(KeyboardInterrupt):
-        exp.run(jobs=1, progress=False)
+    # interrupt_main does nothing while SIGINT is ignored, which is how a process started
+    # in the background by a non-interactive shell (`cmd &`, nohup) inherits it: restore
+    # Python's own handler for the test.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        # What a Ctrl-C in a terminal or "interrupt kernel" in Jupyter does to the main thread.
+        threading.Timer(0.45, _thread.interrupt_main).start()
+        with pytest.raises(KeyboardInterrupt):
+            exp.run(jobs=1, progress=False)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     st = exp.status()
     # One-at-a-time stages of 300 ms: one or two finished and are kept, the rest never started.
     assert 1 <= st.fresh <= 3 and st.stale == 6 - st.fresh
