@@ -68,6 +68,14 @@ pub trait Executor {
     fn submit(&mut self, job: Job);
     /// The next completion, waiting at most `timeout`; `None` when none came in time.
     fn next_completion(&mut self, timeout: Duration) -> Option<Completion>;
+    /// Whether a job of this executor's own already computes node `node`, submitted ahead
+    /// of the scheduler (a cluster executor submits the whole DAG at once). The scheduler
+    /// then takes that job's outcome instead of looking the key up itself: the job may
+    /// have committed its entry already, and a lookup would report this run's own
+    /// computation as `cached`.
+    fn has_own_job(&self, _node: usize) -> bool {
+        false
+    }
 }
 
 /// Runs each job on its own scoped thread of this process. The scheduler bounds how many

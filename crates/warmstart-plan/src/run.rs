@@ -298,7 +298,10 @@ fn start(
     let key_inputs = key_inputs(plan, node, &sched.input_digests(i));
     let key = key_inputs.key();
     let volatile = node.determinism() == Determinism::Volatile;
-    if !volatile && let DigestLookup::Hit(digest) = store.lookup_digest(&key) {
+    if !volatile
+        && !executor.has_own_job(i)
+        && let DigestLookup::Hit(digest) = store.lookup_digest(&key)
+    {
         let _ = store.note_ref(&node_ref(plan, node), &key);
         sched.on_cached(i, key, digest);
         return;

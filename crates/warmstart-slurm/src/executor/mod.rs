@@ -669,6 +669,10 @@ impl Executor for SlurmExecutor<'_, '_> {
         self.queue_ready(job);
     }
 
+    fn has_own_job(&self, node: usize) -> bool {
+        self.remote[node] && (self.job.contains_key(&node) || self.finished.contains_key(&node))
+    }
+
     fn next_completion(&mut self, timeout: Duration) -> Option<Completion> {
         let deadline = Instant::now() + timeout;
         loop {
