@@ -1,7 +1,6 @@
 //! Embeddings through ONNX Runtime against the PyTorch references of the tiny suite and the
-//! intent suite, and the
-//! `embed` kind end to end. These tests need the ONNX Runtime library (found by the same
-//! search as the engine): without it they fail with the install hint.
+//! intent suite, and the `embed` kind end to end. These tests need the ONNX Runtime library
+//! (found by the same search as the engine): without it they fail with the install hint.
 
 mod common;
 

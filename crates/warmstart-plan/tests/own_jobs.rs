@@ -3,16 +3,16 @@
 //! entry before the scheduler reaches the node, the node is reported as the job reported
 //! it (`ran`), not `cached` because the scheduler's own lookup found the job's entry.
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
 use warmstart_cache::DigestLookup;
 use warmstart_cache::store::Store;
-use warmstart_native::NativeEngine;
 use warmstart_plan::executor::{Completion, Job};
 use warmstart_plan::run::{RunOptions, Status};
 use warmstart_plan::sched::JobOutcome;
-use warmstart_plan::{Executor, LocalExecutor, Plan, Registry, build, drive, execute};
+use warmstart_plan::{Executor, LocalExecutor, drive, execute};
 
 const EXP: &str = r#"
 [experiment]
@@ -70,18 +70,10 @@ impl Executor for AheadOfTheScheduler<'_, '_, '_> {
     }
 }
 
-fn plan(dir: &std::path::Path) -> Plan {
-    let file = dir.join("e.toml");
-    std::fs::write(&file, EXP).unwrap();
-    let mut reg = Registry::new();
-    reg.add(Arc::new(NativeEngine::new()));
-    build(warmstart_spec::load(&file).unwrap(), &reg).unwrap()
-}
-
 #[test]
 fn a_node_whose_own_job_committed_first_is_reported_ran_not_cached() {
     let dir = tempfile::tempdir().unwrap();
-    let plan = plan(dir.path());
+    let plan = common::native_plan(dir.path(), EXP);
     let store = Store::open(&dir.path().join("cache")).unwrap();
     // The entries exist, as after a cluster job of this run committed them.
     assert!(execute(&plan, &store, &RunOptions::default(), &mut |_| {}).success());

@@ -4,13 +4,12 @@
 //! the planner gave before it was made linear — an optimization of planning must never
 //! change a key, or every user's cache would be invalidated.
 
-use std::sync::Arc;
+mod common;
 
 use warmstart_cache::store::Store;
-use warmstart_native::NativeEngine;
 use warmstart_plan::run::RunOptions;
 use warmstart_plan::status::{Freshness, key_inputs, node_key};
-use warmstart_plan::{Registry, assess, build, execute};
+use warmstart_plan::{assess, execute};
 
 const EXP: &str = r#"
 [experiment]
@@ -86,12 +85,7 @@ const GOLDEN: &[(&str, &str)] = &[
 #[test]
 fn planned_keys_are_the_cache_keys_and_did_not_change() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("keys.toml");
-    std::fs::write(&file, EXP).unwrap();
-    let exp = warmstart_spec::load(&file).expect("valid experiment");
-    let mut reg = Registry::new();
-    reg.add(Arc::new(NativeEngine::new()));
-    let plan = build(exp, &reg).expect("plan");
+    let plan = common::native_plan(dir.path(), EXP);
     let store = Store::open(&dir.path().join("cache")).unwrap();
     let summary = execute(&plan, &store, &RunOptions::default(), &mut |_| {});
     assert_eq!(summary.events.len(), plan.nodes.len());

@@ -2,12 +2,11 @@
 //! An entry that cannot be written makes its node `failed` after all; its users stand, and
 //! the next run recomputes only that node (to the same digest, so its users stay cached).
 
-use std::sync::Arc;
+mod common;
 
 use warmstart_cache::store::Store;
-use warmstart_native::NativeEngine;
+use warmstart_plan::execute;
 use warmstart_plan::run::{RunOptions, RunSummary, Status};
-use warmstart_plan::{Registry, build, execute};
 
 const EXP: &str = r#"
 [experiment]
@@ -22,11 +21,7 @@ value = "b"
 "#;
 
 fn run(dir: &std::path::Path) -> RunSummary {
-    let file = dir.join("e.toml");
-    std::fs::write(&file, EXP).unwrap();
-    let mut reg = Registry::new();
-    reg.add(Arc::new(NativeEngine::new()));
-    let plan = build(warmstart_spec::load(&file).unwrap(), &reg).unwrap();
+    let plan = common::native_plan(dir, EXP);
     let store = Store::open(&dir.join("cache")).unwrap();
     execute(&plan, &store, &RunOptions::default(), &mut |_| {})
 }
